@@ -1,0 +1,194 @@
+import net from 'node:net';
+import { SdError } from './errors.js';
+import { FrameReader } from './proto/frame.js';
+import { SdHeader } from './proto/header.js';
+import { SD_RES } from './proto/results.js';
+
+export type Target = { host: string; port: number } | { path: string };
+
+export interface Reply {
+  hdr: SdHeader;
+  /** the reply payload (empty when none) */
+  data: Buffer;
+}
+
+const STRERROR: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ETIMEDOUT: 'Connection timed out',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ECONNRESET: 'Connection reset by peer',
+  ENOENT: 'No such file or directory',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  EPIPE: 'Broken pipe',
+};
+
+/** strerror() text of a Node system error, as C tools print it. */
+export function strerror(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (code && STRERROR[code]) || (err as Error)?.message || String(err);
+}
+
+export function targetString(t: Target): string {
+  return 'path' in t ? t.path : `${t.host}:${t.port}`;
+}
+
+/** A connection could not be made: carries the strerror text dog prints. */
+export class ConnectError extends SdError {
+  constructor(readonly target: Target, readonly reason: string) {
+    super(SD_RES.NETWORK_ERROR, `failed to connect to ${targetString(target)}: ${reason}`);
+  }
+}
+
+interface Pending {
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * One socket to a sheep with any number of requests in flight, replies matched
+ * by request id. Used by dog, sheepfs and sheep-to-sheep traffic alike.
+ */
+export class SheepConnection {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reader: FrameReader;
+  private failure: Error | null = null;
+  private readonly closeListeners: (() => void)[] = [];
+
+  private constructor(private readonly socket: net.Socket, readonly target: Target) {
+    this.reader = new FrameReader((h) => h.dataLength, (h, p) => this.onReply(h, p));
+    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    socket.on('error', (err) => this.fail(new SdError(SD_RES.NETWORK_ERROR, strerror(err))));
+    socket.on('close', () => this.fail(new SdError(SD_RES.NETWORK_ERROR, 'connection closed')));
+  }
+
+  static connect(target: Target, timeoutMs = CONNECT_TIMEOUT_MS): Promise<SheepConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = 'path' in target
+        ? net.createConnection({ path: target.path })
+        : net.createConnection({ host: target.host, port: target.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectError(target, 'Connection timed out'));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new SheepConnection(socket, target));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new ConnectError(target, strerror(err)));
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.failure !== null;
+  }
+
+  onClose(fn: () => void): void {
+    if (this.failure) fn();
+    else this.closeListeners.push(fn);
+  }
+
+  /**
+   * Send a request (the header is copied and given a fresh id) and wait for its
+   * reply. A timeout destroys the connection: the stream cannot be resynced.
+   */
+  request(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const hdr = req.clone();
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    hdr.id = id;
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.fail(new SdError(SD_RES.NETWORK_ERROR, `no reply from ${targetString(this.target)} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.socket.cork();
+      this.socket.write(hdr.buf);
+      if (payload && payload.length > 0) this.socket.write(payload);
+      this.socket.uncork();
+    });
+  }
+
+  /** Like request, but a non-success result throws SdError. */
+  async call(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply> {
+    const r = await this.request(req, payload, timeoutMs);
+    if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
+    return r;
+  }
+
+  private onReply(hdr: SdHeader, payload: Buffer | undefined): void {
+    const p = this.pending.get(hdr.id);
+    if (!p) {
+      this.fail(new SdError(SD_RES.NETWORK_ERROR, `reply with unknown id ${hdr.id}`));
+      return;
+    }
+    this.pending.delete(hdr.id);
+    if (p.timer) clearTimeout(p.timer);
+    p.resolve({ hdr, data: payload ?? Buffer.alloc(0) });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.socket.destroy();
+    for (const p of this.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const fn of this.closeListeners.splice(0)) fn();
+  }
+
+  close(): void {
+    this.fail(new SdError(SD_RES.NETWORK_ERROR, 'connection closed by us'));
+  }
+}
+
+/** One live connection per peer, made on first use and dropped when it breaks. */
+export class ConnectionPool {
+  private readonly conns = new Map<string, Promise<SheepConnection>>();
+
+  constructor(private readonly connectTimeoutMs = CONNECT_TIMEOUT_MS) {}
+
+  get(target: Target): Promise<SheepConnection> {
+    const key = targetString(target);
+    const existing = this.conns.get(key);
+    if (existing) return existing;
+    const p = SheepConnection.connect(target, this.connectTimeoutMs).then(
+      (c) => {
+        c.onClose(() => {
+          if (this.conns.get(key) === p) this.conns.delete(key);
+        });
+        return c;
+      },
+      (err) => {
+        this.conns.delete(key);
+        throw err;
+      },
+    );
+    this.conns.set(key, p);
+    return p;
+  }
+
+  /** Drop (and close) the connection to one peer. */
+  drop(target: Target): void {
+    const key = targetString(target);
+    const p = this.conns.get(key);
+    this.conns.delete(key);
+    p?.then((c) => c.close(), () => {});
+  }
+
+  closeAll(): void {
+    for (const p of this.conns.values()) p.then((c) => c.close(), () => {});
+    this.conns.clear();
+  }
+}
