@@ -1,0 +1,363 @@
+import { randomBytes } from 'node:crypto';
+import { assert } from '../../shared/errors.js';
+import { decodeNode, encodeNode, sameNode, type SdNode } from '../../shared/node.js';
+import type { Logger } from '../log.js';
+import type { ClusterDriver, ClusterHandlers } from './driver.js';
+import type { LogBackend } from './log-backend.js';
+
+/** How often members look for dead members, and readers poll for news. */
+export const LIVENESS_INTERVAL_MS = 250;
+const POLL_INTERVAL_MS = 200;
+/** Events kept behind the slowest reader before the master trims. */
+const TRIM_KEEP = 1000;
+const TRIM_EVERY = 200;
+
+type Event =
+  | { t: 'join'; m: string; node: SdNode; payload: Buffer }
+  | { t: 'leave'; m: string }
+  | { t: 'notify'; m: string; payload: Buffer }
+  | { t: 'block'; m: string }
+  | { t: 'unblock'; m: string; payload: Buffer }
+  | { t: 'update'; m: string; node: SdNode };
+
+interface Member {
+  id: string;
+  node: SdNode;
+}
+
+/** How a join was settled: by the accepting member, or by a lone joiner itself. */
+interface Resolution {
+  accepted: boolean;
+  /** members found dead by the resolver: they leave just before the join */
+  leaves: string[];
+  /** members after the join, in acceptance order */
+  members: Member[];
+  blocks: string[];
+  payload: Buffer;
+}
+
+function frame(header: object, payload?: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(json.length);
+  return Buffer.concat([head, json, payload ?? Buffer.alloc(0)]);
+}
+
+function unframe(b: Buffer): { h: Record<string, unknown>; payload: Buffer } {
+  const len = b.readUInt32LE(0);
+  return { h: JSON.parse(b.subarray(4, 4 + len).toString()), payload: b.subarray(4 + len) };
+}
+
+const nodeHex = (n: SdNode) => encodeNode(n).toString('hex');
+const hexNode = (s: unknown) => decodeNode(Buffer.from(String(s), 'hex'));
+
+function encodeEvent(e: Event): Buffer {
+  switch (e.t) {
+    case 'join': return frame({ t: e.t, m: e.m, node: nodeHex(e.node) }, e.payload);
+    case 'update': return frame({ t: e.t, m: e.m, node: nodeHex(e.node) });
+    case 'notify':
+    case 'unblock': return frame({ t: e.t, m: e.m }, e.payload);
+    default: return frame({ t: e.t, m: e.m });
+  }
+}
+
+function decodeEvent(b: Buffer): Event {
+  const { h, payload } = unframe(b);
+  const m = String(h.m);
+  switch (h.t) {
+    case 'join': return { t: 'join', m, node: hexNode(h.node), payload };
+    case 'update': return { t: 'update', m, node: hexNode(h.node) };
+    case 'notify': return { t: 'notify', m, payload };
+    case 'unblock': return { t: 'unblock', m, payload };
+    case 'block': return { t: 'block', m };
+    case 'leave': return { t: 'leave', m };
+    default: throw new Error(`unknown cluster event type ${String(h.t)}`);
+  }
+}
+
+function encodeResolution(r: Resolution): Buffer {
+  return frame({
+    accepted: r.accepted,
+    leaves: r.leaves,
+    members: r.members.map((m) => ({ id: m.id, node: nodeHex(m.node) })),
+    blocks: r.blocks,
+  }, r.payload);
+}
+
+function decodeResolution(b: Buffer): Resolution {
+  const { h, payload } = unframe(b);
+  return {
+    accepted: Boolean(h.accepted),
+    leaves: (h.leaves as string[]) ?? [],
+    members: (h.members as { id: string; node: string }[]).map((m) => ({ id: m.id, node: hexNode(m.node) })),
+    blocks: (h.blocks as string[]) ?? [],
+    payload,
+  };
+}
+
+/**
+ * Virtual synchrony over an ordered log. Every process applies the same events
+ * in sequence order to the same state (members, block queue), so all derive
+ * the same membership history. A join is settled by a one-time resolution that
+ * carries the state, so a joiner needs no history before its own join event;
+ * until it is settled nobody reads past the join.
+ */
+export class LogClusterDriver implements ClusterDriver {
+  private readonly id = randomBytes(8).toString('hex');
+  private handlers!: ClusterHandlers;
+  private self!: SdNode;
+  private members: Member[] = [];
+  private blocks: string[] = [];
+  private isMember = false;
+  private pos = 0;
+  private joinSeq = 0;
+  private blockWaiters: (() => void)[] = [];
+  private blockGranted = false;
+  private readonly reportedDead = new Set<string>();
+  private wake: (() => void) | null = null;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private processed = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly backend: LogBackend,
+    private readonly log: Logger,
+    private readonly defaultAddr: () => Promise<string>,
+  ) {
+    backend.onChange(() => this.poke());
+  }
+
+  localAddr(): Promise<string> {
+    return this.defaultAddr();
+  }
+
+  memberNodes(): SdNode[] {
+    return this.members.map((m) => m.node);
+  }
+
+  async start(self: SdNode, joinPayload: Buffer, handlers: ClusterHandlers): Promise<void> {
+    this.self = self;
+    this.handlers = handlers;
+    await this.backend.register(this.id);
+    this.joinSeq = await this.backend.append(encodeEvent({ t: 'join', m: this.id, node: self, payload: joinPayload }));
+    await this.backend.setJoinSeq(this.id, this.joinSeq);
+    this.pos = this.joinSeq;
+    this.log.info('cluster', `${this.name}: joining as ${this.id} at event ${this.joinSeq}`);
+    this.loopDone = this.loop().catch((e) => {
+      this.log.err('cluster', `event loop failed: ${(e as Error).stack ?? e}`);
+      this.handlers.lost(`cluster event loop failed: ${(e as Error).message}`);
+    });
+    this.livenessTimer = setInterval(() => void this.checkLiveness(), LIVENESS_INTERVAL_MS);
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private waitChange(): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wake = null; resolve(); }, POLL_INTERVAL_MS);
+      this.wake = () => { clearTimeout(t); resolve(); };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const raw = await this.backend.read(this.pos);
+      if (!raw) {
+        if (!this.isMember && (await this.backend.maxSeq()) > this.pos) {
+          throw new Error(`cluster event ${this.pos} was trimmed before we read it`);
+        }
+        await this.waitChange();
+        continue;
+      }
+      await this.apply(decodeEvent(raw), this.pos);
+      this.pos++;
+      if (++this.processed % TRIM_EVERY === 0 && this.isMaster() && this.pos > TRIM_KEEP) {
+        await this.backend.trim(this.pos - TRIM_KEEP);
+      }
+    }
+  }
+
+  private isMaster(): boolean {
+    return this.isMember && this.members[0]?.id === this.id;
+  }
+
+  private memberIndex(id: string): number {
+    return this.members.findIndex((m) => m.id === id);
+  }
+
+  private async apply(e: Event, seq: number): Promise<void> {
+    if (e.t === 'join') return this.applyJoin(e, seq);
+    if (!this.isMember) return; // events between our join and our acceptance were settled for us
+    const sender = this.members[this.memberIndex(e.m)];
+    switch (e.t) {
+      case 'leave':
+        if (sender) await this.removeMember(e.m);
+        break;
+      case 'notify':
+        if (sender) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
+        break;
+      case 'block':
+        if (sender) {
+          this.blocks.push(e.m);
+          this.maybeGrant();
+        }
+        break;
+      case 'unblock':
+        if (this.blocks[0] === e.m) {
+          this.blocks.shift();
+          if (e.m === this.id) this.blockGranted = false;
+          if (sender) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
+          this.maybeGrant();
+        }
+        break;
+      case 'update':
+        if (sender) {
+          sender.node = e.node;
+          await this.handlers.updateNode(e.node, this.memberNodes());
+        }
+        break;
+    }
+  }
+
+  private async removeMember(id: string): Promise<void> {
+    const i = this.memberIndex(id);
+    if (i < 0) return;
+    const [gone] = this.members.splice(i, 1);
+    const hadHead = this.blocks[0] === id;
+    this.blocks = this.blocks.filter((b) => b !== id);
+    this.reportedDead.delete(id);
+    if (id === this.id) {
+      this.isMember = false;
+      this.stopped = true;
+      this.handlers.lost('the other members removed this node from the cluster');
+      return;
+    }
+    this.log.info('cluster', `member ${id} left`);
+    await this.handlers.leave(gone!.node, this.memberNodes());
+    if (hadHead) this.maybeGrant();
+  }
+
+  private maybeGrant(): void {
+    if (this.blockGranted || this.blocks[0] !== this.id) return;
+    const waiter = this.blockWaiters.shift();
+    assert(waiter, 'a granted block has a waiter');
+    this.blockGranted = true;
+    waiter();
+  }
+
+  private async applyJoin(e: Extract<Event, { t: 'join' }>, seq: number): Promise<void> {
+    const mine = e.m === this.id;
+    if (!mine && !this.isMember) return; // not ours to settle
+    for (;;) {
+      const raw = await this.backend.readResolution(seq);
+      if (raw) return this.applyResolution(e, decodeResolution(raw));
+      await this.tryResolve(e, seq);
+      if (this.stopped) return;
+      await this.waitChange();
+    }
+  }
+
+  /** Settle a pending join if it is ours to settle. */
+  private async tryResolve(e: Extract<Event, { t: 'join' }>, seq: number): Promise<void> {
+    const alive = await this.backend.alive();
+    if (this.isMember) {
+      const dead = this.members.filter((m) => m.id !== this.id && !alive.has(m.id)).map((m) => m.id);
+      const living = this.members.filter((m) => !dead.includes(m.id));
+      if (living[0]?.id !== this.id) return;
+      const joinerAlive = alive.has(e.m);
+      const clash = living.some((m) => sameNode(m.node, e.node));
+      let payload = Buffer.alloc(0);
+      const accepted = joinerAlive && !clash;
+      if (clash) this.log.err('cluster', `refusing join of ${e.m}: a live member already uses that address`);
+      if (accepted) payload = Buffer.from(this.handlers.join(e.node, living.map((m) => m.node), e.payload));
+      const members = accepted ? [...living, { id: e.m, node: e.node }] : living;
+      await this.backend.resolve(seq, encodeResolution({
+        accepted, leaves: dead, members, blocks: this.blocks.filter((b) => !dead.includes(b)), payload,
+      }));
+      return;
+    }
+    // our own join: settle it ourselves only when nobody who joined before us is alive
+    const earlier = [...alive].filter(([id, s]) => id !== this.id && (s === undefined || s < seq));
+    if (earlier.length > 0) return;
+    this.log.info('cluster', 'no live member: starting the cluster membership alone');
+    await this.backend.resolve(seq, encodeResolution({
+      accepted: true, leaves: [], members: [{ id: this.id, node: this.self }], blocks: [], payload: e.payload,
+    }));
+  }
+
+  private async applyResolution(e: Extract<Event, { t: 'join' }>, r: Resolution): Promise<void> {
+    if (e.m === this.id) {
+      if (!r.accepted) {
+        this.stopped = true;
+        this.handlers.lost('the cluster refused our join (another live sheep uses this address)');
+        return;
+      }
+      this.members = r.members.map((m) => ({ id: m.id, node: m.node }));
+      this.blocks = [...r.blocks];
+      this.isMember = true;
+      this.log.info('cluster', `joined: ${this.members.length} members`);
+      await this.handlers.accept(e.node, this.memberNodes(), r.payload, true);
+      return;
+    }
+    for (const id of r.leaves) await this.removeMember(id);
+    if (!r.accepted) return;
+    this.members.push({ id: e.m, node: e.node });
+    await this.handlers.accept(e.node, this.memberNodes(), r.payload, false);
+  }
+
+  private async checkLiveness(): Promise<void> {
+    if (!this.isMember || this.stopped) return;
+    let alive: Map<string, number | undefined>;
+    try {
+      alive = await this.backend.alive();
+    } catch (err) {
+      this.log.warn('cluster', `liveness check failed: ${(err as Error).message}`);
+      return;
+    }
+    for (const m of this.members) {
+      if (m.id === this.id || alive.has(m.id) || this.reportedDead.has(m.id)) continue;
+      this.reportedDead.add(m.id);
+      this.log.warn('cluster', `member ${m.id} is gone`);
+      await this.backend.append(encodeEvent({ t: 'leave', m: m.id }));
+      await this.backend.unregister(m.id);
+    }
+  }
+
+  async notify(msg: Buffer): Promise<void> {
+    await this.backend.append(encodeEvent({ t: 'notify', m: this.id, payload: msg }));
+  }
+
+  async block(): Promise<void> {
+    const granted = new Promise<void>((resolve) => this.blockWaiters.push(resolve));
+    await this.backend.append(encodeEvent({ t: 'block', m: this.id }));
+    await granted;
+  }
+
+  async unblock(msg: Buffer): Promise<void> {
+    await this.backend.append(encodeEvent({ t: 'unblock', m: this.id, payload: msg }));
+  }
+
+  async updateNode(node: SdNode): Promise<void> {
+    this.self = node;
+    await this.backend.append(encodeEvent({ t: 'update', m: this.id, node }));
+  }
+
+  async leave(): Promise<void> {
+    if (this.isMember) await this.backend.append(encodeEvent({ t: 'leave', m: this.id }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.livenessTimer);
+    this.poke();
+    await this.loopDone;
+    await this.backend.unregister(this.id).catch(() => {});
+    await this.backend.close();
+  }
+}

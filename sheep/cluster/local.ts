@@ -1,0 +1,181 @@
+import { watch, type FSWatcher } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { LogClusterDriver } from './engine.js';
+import type { LogBackend } from './log-backend.js';
+
+export const DEFAULT_LOCAL_DIR = '/tmp/sheepdog_shm';
+
+const seqName = (seq: number) => String(seq).padStart(10, '0');
+
+interface Registration {
+  pid: number;
+  start: string;
+  joinSeq: number | null;
+}
+
+/** Process start time (field 22 of /proc/PID/stat) and whether it is still running. */
+async function procInfo(pid: number): Promise<{ start: string; running: boolean } | undefined> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // a zombie or dead process has exited even though its pid still answers kill(pid, 0)
+    return { start: fields[19]!, running: fields[0] !== 'Z' && fields[0] !== 'X' };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `local` cluster driver's storage: a directory shared by the sheep of one
+ * host (`-c local:DIR`, default /tmp/sheepdog_shm). Events are files claimed
+ * with link(2), which fails if the name exists, so numbering is atomic; the
+ * registry holds one file per process with its pid and start time, and a
+ * process counts as alive while that pid runs with that start time.
+ */
+export class LocalBackend implements LogBackend {
+  private readonly logDir: string;
+  private readonly memberDir: string;
+  private readonly tmpDir: string;
+  private nextSeq = 0;
+  private watchers: FSWatcher[] = [];
+  private tmpCounter = 0;
+
+  constructor(private readonly dir: string) {
+    this.logDir = join(dir, 'log');
+    this.memberDir = join(dir, 'members');
+    this.tmpDir = join(dir, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    const st = await fsp.stat(this.dir).catch(() => undefined);
+    if (st && !st.isDirectory()) {
+      throw new Error(`${this.dir} exists and is not a directory (the local driver keeps its cluster state in a directory)`);
+    }
+    for (const d of [this.logDir, this.memberDir, this.tmpDir]) await fsp.mkdir(d, { recursive: true });
+  }
+
+  private async writeTmp(data: Buffer | string): Promise<string> {
+    const tmp = join(this.tmpDir, `${process.pid}.${++this.tmpCounter}`);
+    await fsp.writeFile(tmp, data);
+    return tmp;
+  }
+
+  async register(id: string): Promise<void> {
+    const me = await procInfo(process.pid);
+    await this.writeRegistration(id, { pid: process.pid, start: me?.start ?? '', joinSeq: null });
+  }
+
+  private async writeRegistration(id: string, r: Registration): Promise<void> {
+    const tmp = await this.writeTmp(JSON.stringify(r));
+    await fsp.rename(tmp, join(this.memberDir, id));
+  }
+
+  async setJoinSeq(id: string, seq: number): Promise<void> {
+    const r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
+    await this.writeRegistration(id, { ...r, joinSeq: seq });
+  }
+
+  async alive(): Promise<Map<string, number | undefined>> {
+    const out = new Map<string, number | undefined>();
+    for (const id of await fsp.readdir(this.memberDir)) {
+      let r: Registration;
+      try {
+        r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
+      } catch {
+        continue; // removed meanwhile
+      }
+      const p = await procInfo(r.pid);
+      if (p && p.running && p.start === r.start) out.set(id, r.joinSeq ?? undefined);
+    }
+    return out;
+  }
+
+  async unregister(id: string): Promise<void> {
+    await fsp.rm(join(this.memberDir, id), { force: true });
+  }
+
+  async maxSeq(): Promise<number> {
+    let max = 0;
+    for (const name of await fsp.readdir(this.logDir)) {
+      if (/^\d{10}$/.test(name)) max = Math.max(max, Number(name));
+    }
+    return max;
+  }
+
+  async append(data: Buffer): Promise<number> {
+    const tmp = await this.writeTmp(data);
+    try {
+      if (this.nextSeq === 0) this.nextSeq = (await this.maxSeq()) + 1;
+      for (;;) {
+        try {
+          await fsp.link(tmp, join(this.logDir, seqName(this.nextSeq)));
+          return this.nextSeq++;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          this.nextSeq++;
+        }
+      }
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  async read(seq: number): Promise<Buffer | undefined> {
+    try {
+      const b = await fsp.readFile(join(this.logDir, seqName(seq)));
+      if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+      return b;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async resolve(seq: number, data: Buffer): Promise<Buffer> {
+    const tmp = await this.writeTmp(data);
+    try {
+      await fsp.link(tmp, join(this.logDir, `${seqName(seq)}.res`));
+      return data;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      return (await this.readResolution(seq))!;
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  async readResolution(seq: number): Promise<Buffer | undefined> {
+    try {
+      return await fsp.readFile(join(this.logDir, `${seqName(seq)}.res`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async trim(belowSeq: number): Promise<void> {
+    for (const name of await fsp.readdir(this.logDir)) {
+      const seq = Number(name.slice(0, 10));
+      if (seq < belowSeq) await fsp.rm(join(this.logDir, name), { force: true });
+    }
+  }
+
+  onChange(fn: () => void): void {
+    const w = watch(this.logDir, () => fn());
+    w.on('error', () => {});
+    this.watchers.push(w);
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}
+
+export async function createLocalDriver(option: string, log: Logger): Promise<LogClusterDriver> {
+  const backend = new LocalBackend(option || DEFAULT_LOCAL_DIR);
+  await backend.init();
+  return new LogClusterDriver('local', backend, log, async () => '127.0.0.1');
+}

@@ -1,0 +1,185 @@
+import { Level } from 'level';
+import { assert } from '../shared/errors.js';
+import { readCString, writeCString } from '../shared/inode.js';
+import { decodeNodes, encodeNodes, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
+import { decodeVdiState, encodeVdiState, VDI_STATE_SIZE, type VdiState } from '../shared/proto/vdi-state.js';
+
+/** The sheep's config record: the 40-byte sheepdog_config of the original. */
+export interface StoredConfig {
+  ctime: bigint;
+  flags: number;
+  copies: number;
+  defaultStore: string;
+  /** true when the last stop was a clean cluster shutdown */
+  shutdown: boolean;
+  copyPolicy: number;
+  blockSizeShift: number;
+  space: bigint;
+}
+
+export const SD_FORMAT_VERSION = 6;
+const CONFIG_SIZE = 40;
+
+function encodeConfig(c: StoredConfig): Buffer {
+  const b = Buffer.alloc(CONFIG_SIZE);
+  b.writeBigUInt64LE(c.ctime, 0);
+  b.writeUInt16LE(c.flags, 8);
+  b[10] = c.copies;
+  writeCString(b, 11, 16, c.defaultStore);
+  b[27] = c.shutdown ? 1 : 0;
+  b[28] = c.copyPolicy;
+  b[29] = c.blockSizeShift;
+  b.writeUInt16LE(SD_FORMAT_VERSION, 30);
+  b.writeBigUInt64LE(c.space, 32);
+  return b;
+}
+
+function decodeConfig(b: Buffer): StoredConfig & { version: number } {
+  assert(b.length === CONFIG_SIZE, 'config record is 40 bytes');
+  return {
+    ctime: b.readBigUInt64LE(0),
+    flags: b.readUInt16LE(8),
+    copies: b[10]!,
+    defaultStore: readCString(b, 11, 16),
+    shutdown: b[27] !== 0,
+    copyPolicy: b[28]!,
+    blockSizeShift: b[29]!,
+    version: b.readUInt16LE(30),
+    space: b.readBigUInt64LE(32),
+  };
+}
+
+export interface EpochRecord {
+  epoch: number;
+  nodes: SdNode[];
+  /** seconds since the Unix epoch */
+  time: bigint;
+}
+
+const epochKey = (e: number) => `epoch/${String(e).padStart(8, '0')}`;
+const vdiKey = (vid: number) => `vdi/${vid.toString(16).padStart(6, '0')}`;
+const objKey = (name: string) => `obj/${name}`;
+const SYNC = { sync: true };
+
+/**
+ * The sheep's own metadata in LevelDB: config, epoch log, VDI states and an
+ * index of the objects in the local store. Config and epochs are written with
+ * sync (they decide what a restarted node believes); the object index is a
+ * cache the start-up scan reconciles with the store, so it is not synced.
+ */
+export class MetaStore {
+  private constructor(private readonly db: Level<string, Buffer>) {}
+
+  static async open(dir: string): Promise<MetaStore> {
+    const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db.open();
+    return new MetaStore(db);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private async get(key: string): Promise<Buffer | undefined> {
+    return (await this.db.get(key)) ?? undefined;
+  }
+
+  async getConfig(): Promise<(StoredConfig & { version: number }) | undefined> {
+    const b = await this.get('config');
+    return b ? decodeConfig(b) : undefined;
+  }
+
+  putConfig(c: StoredConfig): Promise<void> {
+    return this.db.put('config', encodeConfig(c), SYNC);
+  }
+
+  putEpoch(r: EpochRecord): Promise<void> {
+    const nodes = encodeNodes(r.nodes);
+    const b = Buffer.alloc(nodes.length + 8);
+    nodes.copy(b, 0);
+    b.writeBigUInt64LE(r.time, nodes.length);
+    return this.db.put(epochKey(r.epoch), b, SYNC);
+  }
+
+  async getEpoch(epoch: number): Promise<EpochRecord | undefined> {
+    const b = await this.get(epochKey(epoch));
+    if (!b) return undefined;
+    const n = Math.floor((b.length - 8) / SD_NODE_SIZE);
+    return { epoch, nodes: decodeNodes(b, n), time: b.readBigUInt64LE(b.length - 8) };
+  }
+
+  /** Raw epoch record (nodes then 8-byte time), as GET_EPOCH sends it. */
+  getEpochRaw(epoch: number): Promise<Buffer | undefined> {
+    return this.get(epochKey(epoch));
+  }
+
+  async latestEpoch(): Promise<number> {
+    for await (const key of this.db.keys({ gte: 'epoch/', lt: 'epoch0', reverse: true, limit: 1 })) {
+      return Number(key.slice('epoch/'.length));
+    }
+    return 0;
+  }
+
+  async clearEpochs(): Promise<void> {
+    await this.db.clear({ gte: 'epoch/', lt: 'epoch0' });
+  }
+
+  async putVdiStates(states: VdiState[]): Promise<void> {
+    if (states.length === 0) return;
+    const ops = states.map((s) => {
+      const b = Buffer.alloc(VDI_STATE_SIZE);
+      encodeVdiState(s, b, 0);
+      return { type: 'put' as const, key: vdiKey(s.vid), value: b };
+    });
+    await this.db.batch(ops, SYNC);
+  }
+
+  async loadVdiStates(): Promise<VdiState[]> {
+    const out: VdiState[] = [];
+    for await (const v of this.db.values({ gte: 'vdi/', lt: 'vdi0' })) out.push(decodeVdiState(v, 0));
+    return out;
+  }
+
+  async clearVdiStates(): Promise<void> {
+    await this.db.clear({ gte: 'vdi/', lt: 'vdi0' }, );
+  }
+
+  /** Record a local object (name = file name without directory). */
+  putObj(name: string, epoch: number): Promise<void> {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(epoch >>> 0);
+    return this.db.put(objKey(name), b);
+  }
+
+  delObj(name: string): Promise<void> {
+    return this.db.del(objKey(name));
+  }
+
+  async listObjs(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const [k, v] of this.db.iterator({ gte: 'obj/', lt: 'obj0' })) {
+      out.set(k.slice(4), v.readUInt32LE(0));
+    }
+    return out;
+  }
+
+  async clearObjs(): Promise<void> {
+    await this.db.clear({ gte: 'obj/', lt: 'obj0' });
+  }
+
+  async reconcileObjs(present: Iterable<string>, epoch: number): Promise<void> {
+    const indexed = await this.listObjs();
+    const ops: { type: 'put' | 'del'; key: string; value?: Buffer }[] = [];
+    const seen = new Set<string>();
+    for (const name of present) {
+      seen.add(name);
+      if (!indexed.has(name)) {
+        const b = Buffer.alloc(4);
+        b.writeUInt32LE(epoch >>> 0);
+        ops.push({ type: 'put', key: objKey(name), value: b });
+      }
+    }
+    for (const name of indexed.keys()) if (!seen.has(name)) ops.push({ type: 'del', key: objKey(name) });
+    if (ops.length > 0) await this.db.batch(ops as never);
+  }
+}

@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import { SdError } from '../../shared/errors.js';
+import { writeCString } from '../../shared/inode.js';
+import { encodeNodes, SD_NODE_SIZE } from '../../shared/node.js';
+import { isEcObj } from '../../shared/oid.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import type { Sheep } from '../sheep.js';
+import type { OpTable } from './types.js';
+
+export const MD_INFO_SIZE = 263688;
+const MD_INFO_ENTRY = 4120;
+
+/** The local file EXIST and GET_HASH mean: the object, or this node's strip of it. */
+function localRef(s: Sheep, oid: bigint) {
+  if (!isEcObj(oid, s.gateway.copyPolicy(oid, 0))) return { oid, ec: undefined };
+  const holders = s.group.ring.holders(oid, s.gateway.copies(oid, 0));
+  const idx = holders.findIndex((n) => n.port === s.self.port && n.addr.equals(s.self.addr));
+  return { oid, ec: idx < 0 ? 0 : idx };
+}
+
+/** Ops that concern this sheep only. */
+export const nodeOps: OpTable = {
+  [SD_OP.GET_NODE_LIST]: {
+    kind: 'local',
+    force: true,
+    async handle(s, req, _data, rsp) {
+      const nodes = s.group.joined ? s.group.nodeList() : [];
+      const n = Math.min(nodes.length, Math.floor(req.dataLength / SD_NODE_SIZE));
+      rsp.rspNrNodes = n;
+      return encodeNodes(nodes.slice(0, n));
+    },
+  },
+  [SD_OP.STAT_SHEEP]: {
+    kind: 'local',
+    async handle(s, _req, _data, rsp) {
+      if (!s.store) return;
+      const sp = await s.store.space();
+      rsp.rspStoreSize = sp.size;
+      rsp.rspStoreFree = sp.free;
+    },
+  },
+  [SD_OP.KILL_NODE]: {
+    kind: 'local',
+    force: true,
+    async handle(s) {
+      s.kill();
+    },
+  },
+  [SD_OP.STAT]: {
+    kind: 'local',
+    async handle(s) {
+      return s.stats.encode();
+    },
+  },
+  [SD_OP.GET_LOGLEVEL]: {
+    kind: 'local',
+    force: true,
+    async handle(s) {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(s.log.level);
+      return b;
+    },
+  },
+  [SD_OP.SET_LOGLEVEL]: {
+    kind: 'local',
+    force: true,
+    async handle(s, _req, data) {
+      const level = data && data.length >= 4 ? data.readInt32LE(0) : -1;
+      if (level < 0 || level > 7) throw new SdError(SD_RES.INVALID_PARMS);
+      s.log.level = level;
+    },
+  },
+  [SD_OP.EXIST]: {
+    kind: 'local',
+    force: true,
+    async handle(s, req) {
+      if (!s.store || !s.store.exists(localRef(s, req.objOid))) throw new SdError(SD_RES.NO_OBJ);
+    },
+  },
+  [SD_OP.OIDS_EXIST]: {
+    kind: 'local',
+    force: true,
+    async handle(s, _req, data, rsp) {
+      const missing: bigint[] = [];
+      for (let i = 0; data && i + 8 <= data.length; i += 8) {
+        const oid = data.readBigUInt64LE(i);
+        if (!s.store || !s.store.exists(localRef(s, oid))) missing.push(oid);
+      }
+      if (missing.length === 0) return undefined;
+      rsp.result = SD_RES.NO_OBJ;
+      const out = Buffer.alloc(8 * missing.length);
+      missing.forEach((o, i) => out.writeBigUInt64LE(o, 8 * i));
+      return out;
+    },
+  },
+  [SD_OP.GET_HASH]: {
+    kind: 'local',
+    async handle(s, req, _data, rsp) {
+      const ref = localRef(s, req.objOid);
+      if (!s.store || !s.store.exists(ref)) throw new SdError(SD_RES.NO_OBJ);
+      const size = s.gateway.objSize(req.objOid);
+      const whole = await s.store.read(ref, 0, ref.ec === undefined ? size : size);
+      rsp.rspDigest = createHash('sha1').update(whole).digest();
+    },
+  },
+  [SD_OP.GET_EPOCH]: {
+    kind: 'local',
+    async handle(s, req) {
+      const raw = await s.meta.getEpochRaw(req.objTgtEpoch);
+      if (!raw) throw new SdError(SD_RES.NO_TAG);
+      if (raw.length > req.dataLength) throw new SdError(SD_RES.BUFFER_SMALL);
+      return raw;
+    },
+  },
+  [SD_OP.GET_OBJ_LIST]: {
+    kind: 'local',
+    async handle(s, req) {
+      const oids = s.store ? s.store.oids() : [];
+      if (8 * oids.length > req.dataLength) throw new SdError(SD_RES.BUFFER_SMALL);
+      const out = Buffer.alloc(8 * oids.length);
+      oids.forEach((o, i) => out.writeBigUInt64LE(o, 8 * i));
+      return out;
+    },
+  },
+  [SD_OP.STAT_RECOVERY]: {
+    kind: 'local',
+    async handle(s) {
+      return s.recoveryState();
+    },
+  },
+  [SD_OP.MD_INFO]: {
+    kind: 'local',
+    async handle(s, req) {
+      if (req.dataLength !== MD_INFO_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
+      const out = Buffer.alloc(MD_INFO_SIZE);
+      const disks = await s.diskInfo();
+      disks.forEach((d, i) => {
+        const at = i * MD_INFO_ENTRY;
+        out.writeInt32LE(i, at);
+        out.writeBigUInt64LE(d.free, at + 8);
+        out.writeBigUInt64LE(d.used, at + 16);
+        writeCString(out, at + 24, 4096, d.path);
+      });
+      out.writeInt32LE(disks.length, 263680);
+      return out;
+    },
+  },
+};

@@ -1,0 +1,63 @@
+import { SdError } from '../../shared/errors.js';
+import { INODE_OFF } from '../../shared/inode.js';
+import { dataOidToIdx, isDataObj, oidToVid, vidToVdiOid } from '../../shared/oid.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
+import type { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import type { ObjectIo } from '../gateway.js';
+import type { OpTable } from './types.js';
+
+export function objectIo(req: SdHeader): ObjectIo {
+  return { oid: req.objOid, offset: req.objOffset, copies: req.objCopies, copyPolicy: req.objCopyPolicy, flags: req.flags };
+}
+
+/** Client object I/O (the gateway ops). */
+export const objectOps: OpTable = {
+  [SD_OP.CREATE_AND_WRITE_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req, data) {
+      const cow = (req.flags & SD_FLAG.CMD_COW) !== 0 ? req.objCowOid : undefined;
+      await s.gateway.createAndWrite(objectIo(req), data ?? Buffer.alloc(0), cow);
+    },
+  },
+  [SD_OP.READ_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req) {
+      if (req.dataLength === 0) return undefined;
+      return s.gateway.read(objectIo(req), req.dataLength);
+    },
+  },
+  [SD_OP.WRITE_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req, data) {
+      if (!data || data.length === 0) return;
+      await s.gateway.write(objectIo(req), data);
+    },
+  },
+  [SD_OP.REMOVE_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req) {
+      await s.gateway.remove(objectIo(req));
+    },
+  },
+  [SD_OP.DECREF_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req) {
+      await s.gateway.decref(req.refOid, req.refGeneration | 0, req.refCount | 0, s.gateway.copies(req.refOid, 0));
+    },
+  },
+  [SD_OP.DISCARD_OBJ]: {
+    kind: 'gateway',
+    async handle(s, req) {
+      // older QEMU: drop the object from its VDI's index; the reference drop frees it
+      const oid = req.objOid;
+      if (!isDataObj(oid)) throw new SdError(SD_RES.INVALID_PARMS);
+      const inode = vidToVdiOid(oidToVid(oid));
+      const slot = INODE_OFF.dataVdiId + 4 * dataOidToIdx(oid);
+      const io = { oid: inode, offset: slot, copies: 0, copyPolicy: 0, flags: 0 };
+      const cur = await s.gateway.read(io, 4);
+      if (cur.readUInt32LE(0) !== 0) await s.gateway.write(io, Buffer.alloc(4));
+    },
+  },
+};

@@ -1,0 +1,147 @@
+import { SdError } from '../../shared/errors.js';
+import { ecPolicyToDp, isEcObj, isSparseObj, isLedgerObj, SD_LEDGER_OBJ_SIZE } from '../../shared/oid.js';
+import type { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import type { Sheep } from '../sheep.js';
+import type { ObjectRef } from '../store/store.js';
+import type { OpHandler, OpTable } from './types.js';
+
+/** The store, or NO_OBJ on a gateway-only sheep (it holds nothing). */
+function storeOf(s: Sheep) {
+  if (!s.store) throw new SdError(SD_RES.NO_OBJ);
+  return s.store;
+}
+
+/** Which local file a peer request means: the object, or its strip for EC objects. */
+function refOf(s: Sheep, req: SdHeader): ObjectRef {
+  const oid = req.objOid;
+  const ec = isEcObj(oid, s.gateway.copyPolicy(oid, req.objCopyPolicy)) ? req.objEcIndex : undefined;
+  return { oid, ec };
+}
+
+/** Size of the local file: the object, or one strip of it. */
+function localSize(s: Sheep, req: SdHeader, ref: ObjectRef): number {
+  const size = s.gateway.objSize(ref.oid);
+  if (ref.ec === undefined) return size;
+  return size / ecPolicyToDp(s.gateway.copyPolicy(ref.oid, req.objCopyPolicy)).d;
+}
+
+/** Requests from an older epoch are refused; from a newer one they wait for us to catch up. */
+async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void> {
+  const diff = (req.epoch - s.group.epoch) | 0;
+  if (diff < 0) {
+    rsp.epoch = s.group.epoch;
+    throw new SdError(SD_RES.OLD_NODE_VER);
+  }
+  if (diff > 0) await s.group.waitForEpoch(req.epoch);
+}
+
+function checkRange(offset: number, length: number, size: number): void {
+  if (offset + length > size) throw new SdError(SD_RES.INVALID_PARMS, `${offset}+${length} > ${size}`);
+}
+
+/** Leading and trailing all-zero 4 KiB blocks of a sparse object's payload stay holes. */
+function trimZeroBlocks(offset: number, data: Buffer): { offset: number; data: Buffer } {
+  const BLOCK = 4096;
+  let start = 0;
+  let end = data.length;
+  while (end > start && data[end - 1] === 0) end--;
+  while (start < end && data[start] === 0) start++;
+  if (start === end) return { offset, data: data.subarray(0, 0) };
+  start -= (offset + start) % BLOCK;
+  start = Math.max(0, start);
+  const endAbs = Math.min(offset + data.length, Math.ceil((offset + end) / BLOCK) * BLOCK);
+  return { offset: offset + start, data: data.subarray(start, endAbs - offset) };
+}
+
+const createPeer: OpHandler = async (s, req, data, rsp) => {
+  await checkEpoch(s, req, rsp);
+  const store = storeOf(s);
+  const ref = refOf(s, req);
+  const size = localSize(s, req, ref);
+  let payload = data ?? Buffer.alloc(0);
+  checkRange(req.objOffset, payload.length, size);
+  let offset = req.objOffset;
+  if (payload.length === 0 && !isSparseObj(ref.oid)) {
+    // a create without data preallocates: the object's space is really taken
+    payload = Buffer.alloc(size);
+    offset = 0;
+  } else if (isSparseObj(ref.oid)) {
+    ({ offset, data: payload } = trimZeroBlocks(offset, payload));
+  }
+  await store.create(ref, offset, payload, size, s.group.epoch);
+};
+
+const readPeer: OpHandler = async (s, req, _data, rsp) => {
+  await checkEpoch(s, req, rsp);
+  const store = storeOf(s);
+  const ref = refOf(s, req);
+  checkRange(req.objOffset, req.dataLength, localSize(s, req, ref));
+  return store.read(ref, req.objOffset, req.dataLength);
+};
+
+const writePeer: OpHandler = async (s, req, data, rsp) => {
+  await checkEpoch(s, req, rsp);
+  const store = storeOf(s);
+  const ref = refOf(s, req);
+  const payload = data ?? Buffer.alloc(0);
+  checkRange(req.objOffset, payload.length, localSize(s, req, ref));
+  if (payload.length > 0) await store.write(ref, req.objOffset, payload);
+};
+
+const removePeer: OpHandler = async (s, req, _data, rsp) => {
+  await checkEpoch(s, req, rsp);
+  await storeOf(s).remove(refOf(s, req));
+};
+
+/** Ledger updates of one sheep run one at a time (read-modify-write of a counter array). */
+let ledgerChain: Promise<unknown> = Promise.resolve();
+
+/**
+ * DECREF_PEER: generational reference counting. ledger[g] -= 1, ledger[g+1] += c;
+ * when every counter is zero the object has no referrer left, and the first
+ * holder of the ledger removes the data object.
+ */
+const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
+  await checkEpoch(s, req, rsp);
+  const store = storeOf(s);
+  const ledger = req.refOid;
+  if (!isLedgerObj(ledger)) throw new SdError(SD_RES.INVALID_PARMS);
+  const gen = req.refGeneration;
+  const count = req.refCount;
+  const run = async () => {
+    const ref = { oid: ledger, ec: undefined };
+    const existed = store.exists(ref);
+    const buf = existed ? await store.read(ref, 0, SD_LEDGER_OBJ_SIZE) : Buffer.alloc(SD_LEDGER_OBJ_SIZE);
+    if (!existed) buf.writeUInt32LE(1, 0);
+    const at = 4 * gen;
+    if (at + 8 > buf.length) throw new SdError(SD_RES.INVALID_PARMS, `generation ${gen}`);
+    buf.writeUInt32LE((buf.readUInt32LE(at) - 1) >>> 0, at);
+    buf.writeUInt32LE((buf.readUInt32LE(at + 4) + count) >>> 0, at + 4);
+    if (buf.every((b) => b === 0)) {
+      if (existed) await store.remove(ref);
+      const dataOid = ledger & ~(1n << 59n);
+      const copies = s.gateway.copies(dataOid, 0);
+      if (s.gateway.isFirstHolder(ledger, copies)) {
+        s.log.debug('ledger', `no reference left to ${dataOid.toString(16)}: removing it`);
+        void s.gateway.remove({ oid: dataOid, offset: 0, copies, copyPolicy: 0, flags: 0 }).catch(() => {});
+      }
+      return;
+    }
+    const t = trimZeroBlocks(0, buf);
+    await store.create(ref, t.offset, t.data, SD_LEDGER_OBJ_SIZE, s.group.epoch);
+  };
+  const p = ledgerChain.then(run, run);
+  ledgerChain = p.catch(() => {});
+  await p;
+};
+
+/** Sheep-to-sheep object ops against the local store. */
+export const peerOps: OpTable = {
+  [SD_OP.CREATE_AND_WRITE_PEER]: { kind: 'peer', handle: createPeer },
+  [SD_OP.READ_PEER]: { kind: 'peer', handle: readPeer },
+  [SD_OP.WRITE_PEER]: { kind: 'peer', handle: writePeer },
+  [SD_OP.REMOVE_PEER]: { kind: 'peer', handle: removePeer },
+  [SD_OP.DECREF_PEER]: { kind: 'peer', handle: decrefPeer },
+};

@@ -1,0 +1,170 @@
+import * as fsp from 'node:fs/promises';
+import net from 'node:net';
+import { resultOf, SdError } from '../shared/errors.js';
+import { SD_INODE_SIZE } from '../shared/oid.js';
+import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
+import { FrameReader } from '../shared/proto/frame.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
+import { resultName, SD_RES } from '../shared/proto/results.js';
+import { lookupOp } from './ops/index.js';
+import type { Sheep } from './sheep.js';
+
+/** Largest request payload accepted; bigger announcements close the connection. */
+export const MAX_REQUEST_PAYLOAD = Math.max(SD_INODE_SIZE, 128 * 1024 * 1024);
+/** Requests one connection may have in flight before we stop reading from it. */
+const MAX_INFLIGHT_PER_CONN = 128;
+
+/** Version check of every request: internal ops need 0x0a, client ops 0..2. */
+function versionOk(req: SdHeader): boolean {
+  if (req.opcode >= 0x80) return req.protoVer === SD_SHEEP_PROTO_VER;
+  return req.protoVer <= SD_PROTO_VER;
+}
+
+/**
+ * Accepts connections (TCP, the I/O address, the Unix socket), frames requests,
+ * admits them (version, opcode, cluster status) and dispatches by the op table.
+ * Requests of one connection run concurrently; replies go out as they finish.
+ */
+export class Server {
+  private readonly servers: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  private inflight = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly s: Sheep) {}
+
+  async listen(): Promise<void> {
+    const o = this.s.opts;
+    await this.listenOn({ port: o.port, host: o.bindAddr }, `port ${o.port}`);
+    if (o.ioAddr) await this.listenOn({ port: o.ioAddr.port, host: o.ioAddr.host }, `I/O address ${o.ioAddr.host}:${o.ioAddr.port}`);
+    const sock = `${this.s.baseDir}/sock`;
+    await fsp.rm(sock, { force: true });
+    await this.listenOn({ path: sock }, sock);
+  }
+
+  private listenOn(where: net.ListenOptions, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer((sock) => this.accept(sock));
+      srv.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new Error(`failed to listen on ${what}: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`));
+      });
+      srv.listen(where, () => {
+        this.servers.push(srv);
+        resolve();
+      });
+    });
+  }
+
+  /** Stop accepting connections; existing ones finish their requests. */
+  async stopListening(): Promise<void> {
+    await Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    this.servers.length = 0;
+  }
+
+  /** Resolves when no request is in flight (or after timeoutMs). */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.drainWaiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  closeAll(): void {
+    for (const sock of this.sockets) sock.destroy();
+  }
+
+  private accept(sock: net.Socket): void {
+    sock.setNoDelay(true);
+    this.sockets.add(sock);
+    let inflight = 0;
+    let paused = false;
+    const reader = new FrameReader(
+      (req) => {
+        if (!req.isWrite) return 0;
+        if (req.dataLength > MAX_REQUEST_PAYLOAD) {
+          throw new SdError(SD_RES.INVALID_PARMS, `payload of ${req.dataLength} bytes`);
+        }
+        return req.dataLength;
+      },
+      (req, payload) => {
+        inflight++;
+        if (inflight >= MAX_INFLIGHT_PER_CONN && !paused) {
+          paused = true;
+          sock.pause();
+        }
+        void this.handle(sock, req, payload).finally(() => {
+          inflight--;
+          if (paused && inflight < MAX_INFLIGHT_PER_CONN / 2) {
+            paused = false;
+            sock.resume();
+          }
+        });
+      },
+    );
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (e) {
+        // a frame we cannot take: tell the client why, then hang up (the stream is lost)
+        this.s.log.warn('server', `closing connection from ${sock.remoteAddress ?? 'unix socket'}: ${(e as Error).message}`);
+        const rsp = new SdHeader();
+        rsp.result = resultOf(e);
+        sock.end(rsp.buf);
+      }
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.sockets.delete(sock));
+  }
+
+  private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
+    this.inflight++;
+    const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
+    const def = lookupOp(req.opcode);
+    const kind = def?.kind ?? 'none';
+    let data: Buffer | undefined;
+    this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
+    try {
+      if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
+      if (!def) throw new SdError(SD_RES.INVALID_PARMS, `opcode 0x${req.opcode.toString(16)}`);
+      this.admit(def.force === true);
+      if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
+      else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
+    } catch (e) {
+      rsp.result = resultOf(e);
+      data = undefined;
+      if (!(e instanceof SdError)) {
+        this.s.log.err('server', `${opName(req.opcode)} failed: ${(e as Error).stack ?? e}`);
+      } else {
+        this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
+      }
+    } finally {
+      this.s.stats.end(kind, data?.length ?? 0);
+    }
+    this.reply(sock, req, rsp, data);
+    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  /** The status gate: what may run while the cluster is not serving. */
+  private admit(force: boolean): void {
+    const g = this.s.group;
+    if (g.status === SD_STATUS.KILLED) throw new SdError(SD_RES.KILLED);
+    if (g.status === SD_STATUS.SHUTDOWN) throw new SdError(SD_RES.SHUTDOWN);
+    if (force) return;
+    if (g.status !== SD_STATUS.OK || !g.joined) {
+      throw new SdError(g.formatted ? SD_RES.WAIT_FOR_JOIN : SD_RES.WAIT_FOR_FORMAT);
+    }
+  }
+
+  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined): void {
+    if (sock.destroyed) return;
+    const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
+    const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
+    rsp.dataLength = len;
+    sock.cork();
+    sock.write(rsp.buf);
+    if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len));
+    sock.uncork();
+  }
+}

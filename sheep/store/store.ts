@@ -1,0 +1,58 @@
+import { oidHex } from '../../shared/oid.js';
+
+/**
+ * Where one object (or one erasure-coded strip of it) lives on this node.
+ * `ec` is the strip index for erasure-coded objects, undefined for replicas.
+ */
+export interface ObjectRef {
+  oid: bigint;
+  ec: number | undefined;
+}
+
+/** File name of an object: `%016x`, or `%016x_%d` for an EC strip. */
+export function objectName(oid: bigint, ec: number | undefined): string {
+  return ec === undefined ? oidHex(oid) : `${oidHex(oid)}_${ec}`;
+}
+
+/** Parse a store file name back; undefined for anything that is not an object. */
+export function parseObjectName(name: string): ObjectRef | undefined {
+  const m = /^([0-9a-f]{16})(?:_(\d+))?$/.exec(name);
+  if (!m) return undefined;
+  const oid = BigInt('0x' + m[1]);
+  if (oid === 0n || oid === 0xffffffffffffffffn) return undefined;
+  return { oid, ec: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+export interface SpaceInfo {
+  /** bytes the store may hold in all: free + used */
+  size: bigint;
+  free: bigint;
+  used: bigint;
+}
+
+/**
+ * The object store of one sheep. Contract:
+ * - `create` replaces the object atomically: a reader sees the old object or the
+ *   new one, never a mix; bytes not written read as zeros.
+ * - `write` needs the object to exist (NO_OBJ otherwise).
+ * - Unless the store was opened with nosync, a resolved create/write/remove is
+ *   on stable storage.
+ * - `read` past the end of the file returns zeros.
+ */
+export interface ObjectStore {
+  readonly kind: string;
+  init(epoch: number): Promise<void>;
+  exists(ref: ObjectRef): boolean;
+  read(ref: ObjectRef, offset: number, length: number): Promise<Buffer>;
+  write(ref: ObjectRef, offset: number, data: Buffer): Promise<void>;
+  create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void>;
+  remove(ref: ObjectRef): Promise<void>;
+  /** Names of all live objects. */
+  names(): IterableIterator<string>;
+  /** Oids of all live objects, ascending and without duplicates. */
+  oids(): bigint[];
+  space(): Promise<SpaceInfo>;
+  /** Remove every object (cluster format). */
+  purge(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,147 @@
+import { assert } from '../shared/errors.js';
+import { SD_NR_VDIS } from '../shared/oid.js';
+import { LOCK_STATE, type VdiState } from '../shared/proto/vdi-state.js';
+import type { MetaStore } from './meta.js';
+
+const BITMAP_BYTES = SD_NR_VDIS / 8;
+
+/** What a VDI needs for placement and access checks, known on every sheep. */
+export interface VdiInfo {
+  nrCopies: number;
+  copyPolicy: number;
+  blockSizeShift: number;
+  snapshot: boolean;
+  deleted: boolean;
+  parentVid: number;
+}
+
+/**
+ * The in-use and deleted VDI bitmaps and the per-VDI state, identical on every
+ * sheep: changed only by cluster-ordered main parts (and merged at join), and
+ * kept in the metadata store so a restarted sheep knows them at once.
+ */
+export class VdiTable {
+  readonly inuse = Buffer.alloc(BITMAP_BYTES);
+  readonly deleted = Buffer.alloc(BITMAP_BYTES);
+  private readonly states = new Map<number, VdiState>();
+
+  constructor(private readonly meta: MetaStore | undefined) {}
+
+  async load(): Promise<void> {
+    if (!this.meta) return;
+    for (const s of await this.meta.loadVdiStates()) this.put(s);
+  }
+
+  private put(s: VdiState): void {
+    assert(s.vid > 0 && s.vid < SD_NR_VDIS, `vid ${s.vid} is 24-bit and non-zero`);
+    this.states.set(s.vid, s);
+    this.setBit(this.inuse, s.vid);
+    if (s.deleted) this.setBit(this.deleted, s.vid);
+  }
+
+  private setBit(map: Buffer, vid: number): void {
+    map[vid >>> 3]! |= 1 << (vid & 7);
+  }
+
+  static testBit(map: Buffer, vid: number): boolean {
+    return (map[vid >>> 3]! & (1 << (vid & 7))) !== 0;
+  }
+
+  isInuse(vid: number): boolean {
+    return VdiTable.testBit(this.inuse, vid);
+  }
+
+  isDeleted(vid: number): boolean {
+    return VdiTable.testBit(this.deleted, vid);
+  }
+
+  get(vid: number): VdiInfo | undefined {
+    return this.states.get(vid);
+  }
+
+  /** States in ascending vid order (GET_VDI_COPIES). */
+  all(): VdiState[] {
+    return [...this.states.values()].sort((a, b) => a.vid - b.vid);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  private async persist(...changed: VdiState[]): Promise<void> {
+    await this.meta?.putVdiStates(changed);
+  }
+
+  /** NOTIFY_VDI_ADD main part. */
+  async add(newVid: number, info: Omit<VdiInfo, 'snapshot' | 'deleted'>, oldVid: number, setBitmap: boolean): Promise<void> {
+    const changed: VdiState[] = [];
+    if (oldVid !== 0) {
+      const old = this.states.get(oldVid);
+      if (old) {
+        old.snapshot = true;
+        changed.push(old);
+      }
+    }
+    const s: VdiState = {
+      vid: newVid, nrCopies: info.nrCopies, snapshot: false, deleted: false, copyPolicy: info.copyPolicy,
+      blockSizeShift: info.blockSizeShift, parentVid: info.parentVid, lockState: LOCK_STATE.UNLOCKED,
+      lockOwner: null, participants: [],
+    };
+    this.states.set(newVid, s);
+    if (setBitmap) this.setBit(this.inuse, newVid);
+    changed.push(s);
+    await this.persist(...changed);
+  }
+
+  /** NEW_VDI main part: the vid is taken. */
+  async markInuse(vid: number): Promise<void> {
+    this.setBit(this.inuse, vid);
+    const s = this.states.get(vid);
+    if (s) await this.persist(s);
+  }
+
+  async markDeleted(vid: number): Promise<void> {
+    this.setBit(this.deleted, vid);
+    const s = this.states.get(vid);
+    if (s) {
+      s.deleted = true;
+      await this.persist(s);
+    }
+  }
+
+  async setCopies(vid: number, nrCopies: number, blockSizeShift: number): Promise<void> {
+    const s = this.states.get(vid);
+    if (!s) return;
+    s.nrCopies = nrCopies;
+    if (blockSizeShift) s.blockSizeShift = blockSizeShift;
+    await this.persist(s);
+  }
+
+  /** Take in states learned from other sheep (join). Returns how many were new. */
+  async merge(states: VdiState[]): Promise<number> {
+    const changed: VdiState[] = [];
+    for (const s of states) {
+      const mine = this.states.get(s.vid);
+      if (!mine) {
+        this.put(s);
+        changed.push(s);
+        continue;
+      }
+      if ((s.deleted && !mine.deleted) || (s.snapshot && !mine.snapshot)) {
+        mine.deleted ||= s.deleted;
+        mine.snapshot ||= s.snapshot;
+        this.put(mine);
+        changed.push(mine);
+      }
+    }
+    await this.persist(...changed);
+    return changed.length;
+  }
+
+  async clear(): Promise<void> {
+    this.states.clear();
+    this.inuse.fill(0);
+    this.deleted.fill(0);
+    await this.meta?.clearVdiStates();
+  }
+}

@@ -1,0 +1,273 @@
+import { SdError } from '../shared/errors.js';
+import { vdiNameHash } from '../shared/hash.js';
+import {
+  countDataObjs, decodeInodeHeader, encodeInodeHeader, grefOffset, INODE_OFF, isSnapshot, nowCtime,
+  type InodeHeader,
+} from '../shared/inode.js';
+import { SD_INODE_HEADER_SIZE, SD_NR_VDIS, vidToVdiOid } from '../shared/oid.js';
+import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+import type { ObjectIo } from './gateway.js';
+import type { Sheep } from './sheep.js';
+import { VdiTable } from './vdi-table.js';
+
+export interface LookupResult {
+  result: number;
+  vid: number;
+  /** where a new VDI of this name would go */
+  freeSlot: number;
+  /** snapshot id for a VDI created under this name */
+  nextSnapid: number;
+}
+
+/** The inode of a VDI as the VDI code works with it: header, used index slots and their grefs. */
+export interface InodeImage {
+  header: InodeHeader;
+  index: Uint32Array;
+  /** generation, count pairs: 2 entries per slot */
+  gref: Int32Array;
+}
+
+const io = (oid: bigint, offset: number): ObjectIo => ({ oid, offset, copies: 0, copyPolicy: 0, flags: 0 });
+const HYPER_BTREE_MAGIC = 0x6274;
+
+/** VDI creation, snapshot, clone, lookup and deletion: the work parts of the VDI cluster ops. */
+export class VdiManager {
+  constructor(private readonly s: Sheep) {}
+
+  async readHeader(vid: number): Promise<InodeHeader> {
+    const b = await this.s.gateway.read(io(vidToVdiOid(vid), 0), SD_INODE_HEADER_SIZE);
+    return decodeInodeHeader(b);
+  }
+
+  /** Header, index and grefs of the slots the VDI's size covers. */
+  async readInode(vid: number): Promise<InodeImage> {
+    const oid = vidToVdiOid(vid);
+    const headerBuf = await this.s.gateway.read(io(oid, 0), SD_INODE_HEADER_SIZE);
+    const header = decodeInodeHeader(headerBuf);
+    const n = header.storePolicy === 1 ? 0 : countDataObjs(header);
+    const index = new Uint32Array(n);
+    const gref = new Int32Array(2 * n);
+    if (n > 0) {
+      const ib = await this.s.gateway.read(io(oid, INODE_OFF.dataVdiId), 4 * n);
+      const gb = await this.s.gateway.read(io(oid, grefOffset(0)), 8 * n);
+      for (let i = 0; i < n; i++) {
+        index[i] = ib.readUInt32LE(4 * i);
+        gref[2 * i] = gb.readInt32LE(8 * i);
+        gref[2 * i + 1] = gb.readInt32LE(8 * i + 4);
+      }
+    }
+    return { header, index, gref };
+  }
+
+  /** Write an inode image: header plus index in one create (or write), then the grefs. */
+  async writeInode(img: InodeImage, create: boolean, copies: number): Promise<void> {
+    const oid = vidToVdiOid(img.header.vdiId);
+    const n = img.index.length;
+    const head = Buffer.alloc(SD_INODE_HEADER_SIZE + 4 * n);
+    encodeInodeHeader(img.header, head);
+    if (img.header.storePolicy === 1) {
+      head.writeUInt16LE(HYPER_BTREE_MAGIC, INODE_OFF.dataVdiId);
+      head.writeUInt16LE(1, INODE_OFF.dataVdiId + 2);
+    }
+    for (let i = 0; i < n; i++) head.writeUInt32LE(img.index[i]!, SD_INODE_HEADER_SIZE + 4 * i);
+    const target = { ...io(oid, 0), copies };
+    if (create) await this.s.gateway.createAndWrite(target, head);
+    else await this.s.gateway.write(target, head.subarray(0, SD_INODE_HEADER_SIZE));
+    if (img.gref.some((v) => v !== 0)) await this.writeGref(img, copies);
+  }
+
+  private async writeGref(img: InodeImage, copies: number): Promise<void> {
+    const n = img.index.length;
+    const b = Buffer.alloc(8 * n);
+    for (let i = 0; i < n; i++) {
+      b.writeInt32LE(img.gref[2 * i]!, 8 * i);
+      b.writeInt32LE(img.gref[2 * i + 1]!, 8 * i + 4);
+    }
+    await this.s.gateway.write({ ...io(vidToVdiOid(img.header.vdiId), grefOffset(0)), copies }, b);
+  }
+
+  private firstZeroBit(from: number): number {
+    for (let v = from; v < SD_NR_VDIS; v++) if (!this.s.vdis.isInuse(v)) return v;
+    return -1;
+  }
+
+  /** Find a VDI by name (and snapshot tag or id): the probe of the original, scanning down. */
+  async lookup(name: string, tag: string | undefined, snapid: number): Promise<LookupResult> {
+    const recycle = (this.s.group.cinfo.flags & SD_CLUSTER_FLAG.RECYCLE_VID) !== 0;
+    const hasTag = (tag !== undefined && tag !== '') || snapid !== 0;
+    const st = { nameFound: false, vid: 0, nextSnapid: 0 };
+    let left = vdiNameHash(name) || 1;
+    let ranges: [number, number][];
+    let freeSlot: number;
+    if (recycle) {
+      freeSlot = this.firstZeroBit(1);
+      ranges = [[SD_NR_VDIS - 1, 1]];
+      left = 1;
+    } else {
+      let right = this.firstZeroBit(left);
+      if (right === left) return { result: SD_RES.NO_VDI, vid: 0, freeSlot: left, nextSnapid: 0 };
+      if (right < 0) {
+        right = this.firstZeroBit(1);
+        if (right < 0 || right >= left) return { result: SD_RES.FULL_VDI, vid: 0, freeSlot: 0, nextSnapid: 0 };
+        ranges = [[right - 1, 1], [SD_NR_VDIS - 1, left]];
+      } else {
+        ranges = [[right - 1, left]];
+      }
+      freeSlot = right;
+    }
+    if (freeSlot < 0) freeSlot = 0;
+    let result: number = SD_RES.NO_VDI;
+    for (const [hi, lo] of ranges) {
+      for (let v = hi; v >= lo; v--) {
+        if (!this.s.vdis.isInuse(v) && !VdiTable.testBit(this.s.vdis.deleted, v)) continue;
+        let h: InodeHeader;
+        try {
+          h = await this.readHeader(v);
+        } catch (e) {
+          if (e instanceof SdError && e.code === SD_RES.NO_OBJ) continue;
+          throw e;
+        }
+        if (h.name !== name) continue;
+        if (hasTag) {
+          if (!isSnapshot(h)) {
+            st.nameFound = true;
+            st.vid = v;
+            continue;
+          }
+          if ((h.tag !== '' && h.tag === tag) || (snapid !== 0 && h.snapId === snapid)) {
+            return { result: SD_RES.SUCCESS, vid: v, freeSlot, nextSnapid: st.nextSnapid };
+          }
+          st.nameFound = true;
+          continue;
+        }
+        st.nextSnapid = h.snapId + 1;
+        if (isSnapshot(h)) {
+          if (recycle && this.s.vdis.isInuse(v)) return { result: SD_RES.SUCCESS, vid: v, freeSlot, nextSnapid: st.nextSnapid };
+          return { result: SD_RES.NO_VDI, vid: v, freeSlot, nextSnapid: st.nextSnapid };
+        }
+        return { result: SD_RES.SUCCESS, vid: v, freeSlot, nextSnapid: st.nextSnapid };
+      }
+      result = hasTag && st.nameFound ? SD_RES.NO_TAG : SD_RES.NO_VDI;
+    }
+    return { result, vid: st.vid, freeSlot, nextSnapid: st.nextSnapid };
+  }
+
+  private async announce(oldVid: number, newVid: number, copies: number, policy: number, shift: number): Promise<void> {
+    const req = SdHeader.request(SD_OP.NOTIFY_VDI_ADD);
+    req.stateOldVid = oldVid;
+    req.stateNewVid = newVid;
+    req.stateCopies = copies;
+    req.stateCopyPolicy = policy;
+    req.stateBlockSizeShift = shift;
+    req.stateSetBitmap = 0;
+    await this.s.runInternalClusterOp(req);
+  }
+
+  /** NEW_VDI work: create, clone (base given) or snapshot (snapid given). */
+  async create(req: SdHeader, name: string): Promise<{ vid: number; copies: number; shift: number }> {
+    const ci = this.s.group.cinfo;
+    let copies = req.vdiCopies;
+    let policy = req.vdiCopyPolicy;
+    if (copies === 0) {
+      copies = ci.nrCopies;
+      policy = ci.copyPolicy;
+    }
+    if (policy !== 0) copies = (policy >> 4) * 2 + (policy & 0x0f);
+    const shift = req.vdiBlockSizeShift || ci.blockSizeShift || 22;
+    const base = req.vdiBaseVid;
+    const r = await this.lookup(name, undefined, 0);
+    if (req.vdiSnapid !== 0) return this.snapshot(req, name, r);
+    if (r.result === SD_RES.SUCCESS) throw new SdError(SD_RES.VDI_EXIST);
+    if (r.result !== SD_RES.NO_VDI) throw new SdError(r.result);
+    const newVid = r.freeSlot;
+    const snapId = r.nextSnapid || 1;
+    await this.announce(base || r.vid, newVid, copies, policy, shift);
+    const header: InodeHeader = {
+      name, tag: '', createTime: nowCtime(), snapCtime: 0n, vmClockNsec: 0n, vdiSize: Number(req.vdiSize),
+      vmStateSize: 0n, copyPolicy: policy, storePolicy: req.vdiStorePolicy, nrCopies: copies,
+      blockSizeShift: shift, snapId, vdiId: newVid, parentVdiId: base, btreeCounter: 0,
+    };
+    if (base === 0) {
+      await this.writeInode({ header, index: new Uint32Array(0), gref: new Int32Array(0) }, true, copies);
+      return { vid: newVid, copies, shift };
+    }
+    const parent = await this.readInode(base).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
+    await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+    await this.writeInode(childOf(parent, header), true, copies)
+      .catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
+    return { vid: newVid, copies, shift };
+  }
+
+  /** Count one more sharer on every used slot of an inode and write its grefs back. */
+  private async shareWith(img: InodeImage): Promise<void> {
+    for (let i = 0; i < img.index.length; i++) if (img.index[i] !== 0) img.gref[2 * i + 1]! += 1;
+    await this.writeGref(img, this.s.gateway.copies(vidToVdiOid(img.header.vdiId), 0));
+  }
+
+  private async snapshot(req: SdHeader, name: string, r: LookupResult): Promise<{ vid: number; copies: number; shift: number }> {
+    if (r.result !== SD_RES.SUCCESS) throw new SdError(r.result);
+    const w = r.vid;
+    const newVid = r.freeSlot;
+    const working = await this.readInode(w).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
+    const copies = working.header.nrCopies;
+    const shift = working.header.blockSizeShift;
+    await this.announce(w, newVid, copies, working.header.copyPolicy, shift);
+    const now = nowCtime();
+    let parent = working;
+    if (req.vdiBaseVid === w || req.vdiBaseVid === 0) {
+      working.header.snapCtime = now;
+      for (let i = 0; i < working.index.length; i++) if (working.index[i] !== 0) working.gref[2 * i + 1]! += 1;
+      await this.writeInode(working, false, copies).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+    } else {
+      working.header.snapCtime = now;
+      await this.writeInode({ ...working, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies);
+      parent = await this.readInode(req.vdiBaseVid).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
+      await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+    }
+    const header: InodeHeader = {
+      ...parent.header, name, tag: '', createTime: now, snapCtime: 0n, vmClockNsec: 0n, vmStateSize: 0n,
+      snapId: working.header.snapId + 1, vdiId: newVid, parentVdiId: parent.header.vdiId, btreeCounter: 0,
+      vdiSize: working.header.vdiSize, nrCopies: copies, copyPolicy: working.header.copyPolicy, blockSizeShift: shift,
+    };
+    await this.writeInode(childOf(parent, header), true, copies).catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
+    return { vid: newVid, copies, shift };
+  }
+
+  /** DEL_VDI work: empty the inode (name, size, index, grefs); the vid stays allocated. */
+  async delete(name: string, tag: string | undefined, snapid: number): Promise<number> {
+    const r = await this.lookup(name, tag, snapid);
+    if (r.result !== SD_RES.SUCCESS) throw new SdError(r.result);
+    const vid = r.vid;
+    const img = await this.readInode(vid);
+    if (img.header.storePolicy !== 1 && img.index.some((v) => v !== 0)) {
+      // the original leaves an inode whose index was not cleared first untouched
+      this.s.log.warn('vdi', `deleting ${name} (${vid.toString(16)}) whose index still has objects: inode kept`);
+      return vid;
+    }
+    const copies = img.header.nrCopies || this.s.gateway.copies(vidToVdiOid(vid), 0);
+    const cleared: InodeImage = {
+      header: { ...img.header, name: '', vdiSize: 0 },
+      index: new Uint32Array(0),
+      gref: new Int32Array(0),
+    };
+    await this.writeInode(cleared, false, copies);
+    if (img.gref.some((v) => v !== 0)) {
+      await this.s.gateway.write({ ...io(vidToVdiOid(vid), grefOffset(0)), copies }, Buffer.alloc(4 * img.gref.length));
+    }
+    return vid;
+  }
+}
+
+/** A new inode sharing every object of its parent: same index, next generation. */
+function childOf(parent: InodeImage, header: InodeHeader): InodeImage {
+  const n = parent.index.length;
+  const index = Uint32Array.from(parent.index);
+  const gref = new Int32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    if (index[i] !== 0) gref[2 * i] = parent.gref[2 * i]! + 1;
+  }
+  return { header, index, gref };
+}
