@@ -1,3 +1,5 @@
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { assert } from '../shared/errors.js';
 import { readCString, writeCString } from '../shared/inode.js';
@@ -61,19 +63,40 @@ const vdiKey = (vid: number) => `vdi/${vid.toString(16).padStart(6, '0')}`;
 const objKey = (name: string) => `obj/${name}`;
 const SYNC = { sync: true };
 
+/** Write a file so that a reader sees the old content or the new, never a mix. */
+async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fsp.open(tmp, 'w', 0o640);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+}
+
 /**
  * The sheep's own metadata in LevelDB: config, epoch log, VDI states and an
  * index of the objects in the local store. Config and epochs are written with
  * sync (they decide what a restarted node believes); the object index is a
  * cache the start-up scan reconciles with the store, so it is not synced.
+ * Config and epoch logs are also mirrored as the original's files
+ * (`config`, `epoch/%08u`) because tools and scripts read those.
  */
 export class MetaStore {
-  private constructor(private readonly db: Level<string, Buffer>) {}
+  private constructor(private readonly db: Level<string, Buffer>, private readonly baseDir: string) {}
 
-  static async open(dir: string): Promise<MetaStore> {
+  static async open(dir: string, baseDir: string): Promise<MetaStore> {
     const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     await db.open();
-    return new MetaStore(db);
+    await fsp.mkdir(join(baseDir, 'epoch'), { recursive: true });
+    await fsp.rm(join(baseDir, 'config.tmp'), { force: true });
+    return new MetaStore(db, baseDir);
+  }
+
+  private epochFile(epoch: number): string {
+    return join(this.baseDir, 'epoch', String(epoch).padStart(8, '0'));
   }
 
   close(): Promise<void> {
@@ -89,16 +112,19 @@ export class MetaStore {
     return b ? decodeConfig(b) : undefined;
   }
 
-  putConfig(c: StoredConfig): Promise<void> {
-    return this.db.put('config', encodeConfig(c), SYNC);
+  async putConfig(c: StoredConfig): Promise<void> {
+    const b = encodeConfig(c);
+    await this.db.put('config', b, SYNC);
+    await writeFileAtomic(join(this.baseDir, 'config'), b);
   }
 
-  putEpoch(r: EpochRecord): Promise<void> {
+  async putEpoch(r: EpochRecord): Promise<void> {
     const nodes = encodeNodes(r.nodes);
     const b = Buffer.alloc(nodes.length + 8);
     nodes.copy(b, 0);
     b.writeBigUInt64LE(r.time, nodes.length);
-    return this.db.put(epochKey(r.epoch), b, SYNC);
+    await this.db.put(epochKey(r.epoch), b, SYNC);
+    await writeFileAtomic(this.epochFile(r.epoch), b);
   }
 
   async getEpoch(epoch: number): Promise<EpochRecord | undefined> {
@@ -122,6 +148,8 @@ export class MetaStore {
 
   async clearEpochs(): Promise<void> {
     await this.db.clear({ gte: 'epoch/', lt: 'epoch0' });
+    const dir = join(this.baseDir, 'epoch');
+    for (const name of await fsp.readdir(dir)) await fsp.rm(join(dir, name), { force: true });
   }
 
   async putVdiStates(states: VdiState[]): Promise<void> {
@@ -141,7 +169,7 @@ export class MetaStore {
   }
 
   async clearVdiStates(): Promise<void> {
-    await this.db.clear({ gte: 'vdi/', lt: 'vdi0' }, );
+    await this.db.clear({ gte: 'vdi/', lt: 'vdi0' });
   }
 
   /** Record a local object (name = file name without directory). */

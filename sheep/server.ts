@@ -162,6 +162,8 @@ export class Server {
     const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
     const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
     rsp.dataLength = len;
+    // the epoch when the answer leaves, not when the request came in (format, joins)
+    rsp.epoch = this.s.group.epoch;
     sock.cork();
     sock.write(rsp.buf);
     if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len));

@@ -116,6 +116,8 @@ export class LogClusterDriver implements ClusterDriver {
   private readonly reportedDead = new Set<string>();
   private wake: (() => void) | null = null;
   private stopped = false;
+  /** set by leave(): our own leave event ends membership quietly */
+  private leaving = false;
   private loopDone: Promise<void> = Promise.resolve();
   private livenessTimer: NodeJS.Timeout | undefined;
   private processed = 0;
@@ -235,7 +237,7 @@ export class LogClusterDriver implements ClusterDriver {
     if (id === this.id) {
       this.isMember = false;
       this.stopped = true;
-      this.handlers.lost('the other members removed this node from the cluster');
+      if (!this.leaving) this.handlers.lost('the other members removed this node from the cluster');
       return;
     }
     this.log.info('cluster', `member ${id} left`);
@@ -349,6 +351,7 @@ export class LogClusterDriver implements ClusterDriver {
   }
 
   async leave(): Promise<void> {
+    this.leaving = true;
     if (this.isMember) await this.backend.append(encodeEvent({ t: 'leave', m: this.id }));
   }
 

@@ -1,0 +1,64 @@
+/**
+ * sheep entry point: options -> config, daemonizing, start-up report. Nothing
+ * else lives here.
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
+import { parseSheepArgs } from './options.js';
+import { Sheep } from './sheep.js';
+
+function out(stdout?: string, stderr?: string): void {
+  if (stdout) process.stdout.write(stdout);
+  if (stderr) process.stderr.write(stderr);
+}
+
+/** Create the store directory the way the original does: one mkdir, parent must exist. */
+function prepareBaseDir(dir: string): string | undefined {
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') {
+      process.stderr.write(`cannot create the directory ${dir} (${(e as Error).message})\n`);
+      return undefined;
+    }
+  }
+  return realpathSync(dir);
+}
+
+async function main(): Promise<void> {
+  const parsed = parseSheepArgs(process.argv.slice(2));
+  if ('exit' in parsed) {
+    out(parsed.stdout, parsed.stderr);
+    process.exitCode = parsed.exit;
+    return;
+  }
+  const opts = parsed.run;
+  const baseDir = prepareBaseDir(opts.baseDir);
+  if (baseDir === undefined) {
+    process.exitCode = 1;
+    return;
+  }
+  if (!opts.foreground && !isDaemonChild()) {
+    runAsDaemonParent();
+    return;
+  }
+  let sheep: Sheep;
+  try {
+    sheep = await Sheep.start(opts, baseDir);
+  } catch (e) {
+    const msg = (e as Error).message;
+    reportStartup(false, msg);
+    process.stderr.write(`${msg}\n`);
+    process.exit(1);
+  }
+  const crash = (what: string) => (err: unknown) => {
+    sheep.log.err('main', `sheep exits unexpectedly (${what}): ${(err as Error)?.stack ?? err}`);
+    void sheep.log.close().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled rejection'));
+  reportStartup(true);
+}
+
+await main();

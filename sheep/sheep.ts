@@ -1,0 +1,323 @@
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConnectionPool, type Target } from '../shared/client.js';
+import { resultOf, SdError } from '../shared/errors.js';
+import { makeNode, nodeAddrString, nodeIoTarget, sameNode, type SdNode } from '../shared/node.js';
+import { SD_STATUS } from '../shared/proto/flags.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+import { decodeVdiState, VDI_STATE_SIZE } from '../shared/proto/vdi-state.js';
+import { createClusterDriver } from './cluster/create.js';
+import type { ClusterDriver } from './cluster/driver.js';
+import { ClusterOps } from './cluster-ops.js';
+import { EcIo } from './ec-io.js';
+import { Gateway } from './gateway.js';
+import { Group } from './group.js';
+import { StoreLock } from './lock.js';
+import { Logger } from './log.js';
+import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
+import { clusterOp, lookupOp } from './ops/index.js';
+import { SHEEP_VERSION, type SheepOptions } from './options.js';
+import { Server } from './server.js';
+import { Stats } from './stats.js';
+import { PlainStore } from './store/plain.js';
+import type { ObjectStore } from './store/store.js';
+import { VdiManager } from './vdi.js';
+import { VdiTable } from './vdi-table.js';
+
+/** Time a peer gets to answer a membership-time request (VDI states at join). */
+const JOIN_SYNC_TIMEOUT_MS = 10_000;
+/** How long a stopping sheep waits for requests in flight. */
+const DRAIN_TIMEOUT_MS = 10_000;
+/** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
+const MAX_VDI_COPIES_BUF = VDI_STATE_SIZE * (1 << 24);
+
+export interface DiskInfo {
+  path: string;
+  free: bigint;
+  used: bigint;
+}
+
+/**
+ * One sheep daemon: owns the rooms (metadata, store, membership, server,
+ * gateway, VDI table) and the life cycle. The rooms reach each other through
+ * this object; nothing else is global.
+ */
+export class Sheep {
+  readonly stats = new Stats();
+  readonly pool = new ConnectionPool();
+  readonly gateway: Gateway;
+  readonly ec: EcIo;
+  readonly vdiManager: VdiManager;
+  readonly clusterOps: ClusterOps;
+  readonly group: Group;
+  readonly server: Server;
+  vdis!: VdiTable;
+  meta!: MetaStore;
+  store: ObjectStore | undefined;
+  driver!: ClusterDriver;
+  self!: SdNode;
+  stopping = false;
+  private lock: StoreLock | undefined;
+  private exitHooks: (() => Promise<void> | void)[] = [];
+
+  private constructor(readonly opts: SheepOptions, readonly baseDir: string, readonly log: Logger) {
+    this.gateway = new Gateway(this);
+    this.ec = new EcIo(this);
+    this.vdiManager = new VdiManager(this);
+    this.clusterOps = new ClusterOps(this);
+    this.group = new Group(this);
+    this.server = new Server(this);
+  }
+
+  /**
+   * Bring a sheep up: lock the store directory, open metadata and store, listen,
+   * and ask the cluster driver to join. Throws with a message for the user.
+   */
+  static async start(opts: SheepOptions, baseDir: string): Promise<Sheep> {
+    const lock = await StoreLock.acquire(baseDir);
+    const log = new Logger({
+      level: opts.log.level, dir: opts.log.dir ?? baseDir, format: opts.log.format, dst: opts.log.dst, port: opts.port,
+    });
+    log.open();
+    const s = new Sheep(opts, baseDir, log);
+    s.lock = lock;
+    try {
+      await s.init();
+    } catch (e) {
+      log.err('main', `start-up failed: ${(e as Error).message}`);
+      await s.closeResources();
+      throw e;
+    }
+    return s;
+  }
+
+  private async init(): Promise<void> {
+    const o = this.opts;
+    this.meta = await MetaStore.open(join(this.baseDir, 'meta'), this.baseDir);
+    const conf = await this.meta.getConfig();
+    if (conf && conf.version !== SD_FORMAT_VERSION && !o.upgrade) {
+      throw new Error(`store format version ${conf.version} is not ours (${SD_FORMAT_VERSION}); start with -u to upgrade`);
+    }
+    this.vdis = new VdiTable(this.meta);
+    await this.vdis.load();
+    if (o.diskDirs.length > 0) {
+      throw new Error('multi-disk stores (PATH,DISK1,...) are not supported yet; give one directory');
+    }
+    if (!o.gateway) {
+      const store = new PlainStore({ dir: join(this.baseDir, 'obj'), nosync: o.nosync, meta: this.meta, log: this.log });
+      await store.init(0);
+      this.store = store;
+    }
+    await this.group.load();
+    this.driver = await createClusterDriver(o.cluster, this.log);
+    const addr = o.myAddr ?? (await this.driver.localAddr());
+    const space = o.gateway ? 0n : await this.nodeSpace(conf?.space ?? 0n);
+    this.self = makeNode(addr, o.port, {
+      nrVnodes: o.gateway ? 0 : (o.vnodes ?? 128),
+      zone: o.zone,
+      space,
+      ...(o.ioAddr ? { ioAddr: makeNode(o.ioAddr.host, o.ioAddr.port).addr, ioPort: o.ioAddr.port } : {}),
+    });
+    await this.server.listen();
+    await this.writePidFile();
+    this.installSignals();
+    await this.driver.start(this.self, this.group.joinPayload(), this.group);
+    this.log.info('main', `sheepdog daemon (version ${SHEEP_VERSION}) started as ${nodeAddrString(this.self)}`);
+  }
+
+  /** The capacity this node announces: remembered from the first start, else free space now. */
+  private async nodeSpace(remembered: bigint): Promise<bigint> {
+    if (remembered > 0n) return remembered;
+    const sp = await this.store!.space();
+    const conf = await this.meta.getConfig();
+    await this.meta.putConfig({ ...(conf ?? this.configFromCinfo(false)), space: sp.size });
+    return sp.size;
+  }
+
+  private async writePidFile(): Promise<void> {
+    const f = this.opts.pidFile;
+    if (!f) return;
+    try {
+      await fsp.writeFile(f, `${process.pid}\n`, { mode: 0o600 });
+    } catch (e) {
+      throw new Error(`failed to pid file '${f}' - ${(e as Error).message}`);
+    }
+    this.exitHooks.push(() => fsp.rm(f, { force: true }));
+  }
+
+  private installSignals(): void {
+    process.on('SIGTERM', () => void this.stop(0, 'SIGTERM'));
+    process.on('SIGINT', () => void this.stop(0, 'SIGINT'));
+    process.on('SIGHUP', () => this.log.rotate());
+    process.on('SIGPIPE', () => {});
+  }
+
+  // --- what the rooms ask of the sheep ----------------------------------------
+
+  ioTarget(node: SdNode): Target {
+    return nodeIoTarget(node);
+  }
+
+  isSelf(node: SdNode): boolean {
+    return sameNode(node, this.self);
+  }
+
+  /** Run a peer op against our own store without a socket. */
+  async peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
+    const def = lookupOp(hdr.opcode);
+    if (!def || def.kind === 'cluster') throw new SdError(SD_RES.INVALID_PARMS, `not a peer op: ${hdr.opcode}`);
+    const rsp = SdHeader.responseTo(hdr, SD_RES.SUCCESS, this.group.epoch);
+    this.stats.begin(def.kind, hdr.opcode, payload?.length ?? 0);
+    let data: Buffer | undefined;
+    try {
+      data = (await def.handle(this, hdr, payload, rsp)) ?? undefined;
+    } finally {
+      this.stats.end(def.kind, data?.length ?? 0);
+    }
+    if (rsp.result !== SD_RES.SUCCESS) throw new SdError(rsp.result);
+    return { hdr: rsp, data: data ?? Buffer.alloc(0) };
+  }
+
+  /** A cluster op issued by this sheep itself (e.g. NOTIFY_VDI_ADD from NEW_VDI's work). */
+  async runInternalClusterOp(req: SdHeader, payload?: Buffer): Promise<SdHeader> {
+    const def = clusterOp(req.opcode);
+    if (!def) throw new SdError(SD_RES.INVALID_PARMS, `not a cluster op: ${req.opcode}`);
+    const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.group.epoch);
+    await this.clusterOps.run(def, req, payload, rsp);
+    if (rsp.result !== SD_RES.SUCCESS) throw new SdError(rsp.result);
+    return rsp;
+  }
+
+  async epochRecord(epoch: number): Promise<EpochRecord | undefined> {
+    return this.meta.getEpoch(epoch);
+  }
+
+  private configFromCinfo(shutdown: boolean) {
+    const ci = this.group.cinfo;
+    return {
+      ctime: ci.ctime, flags: ci.flags, copies: ci.nrCopies, defaultStore: ci.defaultStore, shutdown,
+      copyPolicy: ci.copyPolicy, blockSizeShift: ci.blockSizeShift, space: this.self?.space ?? 0n,
+    };
+  }
+
+  /** Persist the cluster config (after format, join of an unformatted node, copy changes). */
+  async saveConfig(shutdown = false): Promise<void> {
+    await this.meta.putConfig(this.configFromCinfo(shutdown));
+  }
+
+  /** The cluster is serving: a later start is not after a clean shutdown. */
+  async markRunning(): Promise<void> {
+    const conf = await this.meta.getConfig();
+    if (conf?.shutdown) await this.saveConfig(false);
+  }
+
+  /** We were accepted: learn the VDIs the others know. */
+  async onJoined(): Promise<void> {
+    await this.syncVdiStatesFrom(this.group.members.filter((n) => !this.isSelf(n)));
+  }
+
+  /** Merge the VDI states of other sheep (GET_VDI_COPIES), skipping ones that do not answer. */
+  async syncVdiStatesFrom(nodes: readonly SdNode[]): Promise<void> {
+    await Promise.all(nodes.map(async (n) => {
+      try {
+        const states = await this.fetchVdiStates(n);
+        const added = await this.vdis.merge(states);
+        if (added > 0) this.log.info('vdi', `learned ${added} VDI states from ${nodeAddrString(n)}`);
+      } catch (e) {
+        this.log.warn('vdi', `could not fetch VDI states from ${nodeAddrString(n)}: ${(e as Error).message}`);
+      }
+    }));
+  }
+
+  private async fetchVdiStates(n: SdNode) {
+    for (let len = 512 * VDI_STATE_SIZE; len <= MAX_VDI_COPIES_BUF; len *= 2) {
+      const conn = await this.pool.get(this.ioTarget(n));
+      const r = await conn.request(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, len), undefined, JOIN_SYNC_TIMEOUT_MS);
+      if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
+      if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
+      const out = [];
+      for (let at = 0; at + VDI_STATE_SIZE <= r.data.length; at += VDI_STATE_SIZE) out.push(decodeVdiState(r.data, at));
+      return out;
+    }
+    throw new SdError(SD_RES.BUFFER_SMALL);
+  }
+
+  /** A new epoch began: the hook recovery hangs on. */
+  onEpochChange(prevNodes: readonly SdNode[]): void {
+    this.log.debug('main', `epoch ${this.group.epoch} follows a membership of ${prevNodes.length}`);
+  }
+
+  onVdiCopiesChanged(): void {
+    this.log.debug('main', 'VDI redundancy changed');
+  }
+
+  onRecoveryEnabled(): void {
+    this.log.debug('main', 'recovery enabled');
+  }
+
+  /** STAT_RECOVERY: recovery_state (24 bytes); nothing to recover yet. */
+  recoveryState(): Buffer {
+    return Buffer.alloc(24);
+  }
+
+  async diskInfo(): Promise<DiskInfo[]> {
+    if (!this.store) return [];
+    const sp = await this.store.space();
+    return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used }];
+  }
+
+  /** MAKE_FS main part: wipe objects and VDIs, start epoch 1 with the current members. */
+  async format(ci: Parameters<Group['format']>[0]): Promise<void> {
+    await this.store?.purge();
+    await this.vdis.clear();
+    await this.group.format(ci);
+    this.log.info('main', `cluster formatted: copies ${ci.nrCopies}, policy ${ci.copyPolicy}, store ${ci.defaultStore}`);
+  }
+
+  /** SHUTDOWN main part: stop serving; a later start waits for all members of the last epoch. */
+  async clusterShutdown(): Promise<void> {
+    this.group.setStatus(SD_STATUS.SHUTDOWN);
+    await this.saveConfig(true);
+    this.log.info('main', 'cluster shutdown requested');
+    setImmediate(() => void this.stop(0, 'cluster shutdown'));
+  }
+
+  /** KILL_NODE: this sheep leaves and exits once the reply is out. */
+  kill(): void {
+    this.group.setStatus(SD_STATUS.KILLED);
+    setImmediate(() => void this.stop(0, 'killed by request'));
+  }
+
+  /** An unrecoverable condition: log it and exit non-zero. */
+  fatal(msg: string): void {
+    this.log.err('main', msg);
+    void this.stop(1, msg);
+  }
+
+  /** Leave the cluster, finish requests in flight, close everything, exit. */
+  async stop(code: number, why: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('main', `stopping (${why})`);
+    const hardStop = setTimeout(() => process.exit(code), DRAIN_TIMEOUT_MS * 2);
+    hardStop.unref();
+    await this.server.stopListening().catch(() => {});
+    await this.server.drain(DRAIN_TIMEOUT_MS);
+    await this.driver?.leave().catch((e) => this.log.warn('main', `leaving the cluster: ${resultOf(e)}`));
+    await this.closeResources();
+    process.exit(code);
+  }
+
+  private async closeResources(): Promise<void> {
+    this.server.closeAll();
+    this.pool.closeAll();
+    await this.driver?.stop().catch(() => {});
+    await this.store?.close().catch(() => {});
+    await this.meta?.close().catch(() => {});
+    for (const hook of this.exitHooks.splice(0)) await Promise.resolve(hook()).catch(() => {});
+    await this.log.close();
+    this.lock?.release();
+  }
+}
