@@ -56,9 +56,13 @@ export class Server {
     });
   }
 
-  /** Stop accepting connections; existing ones finish their requests. */
-  async stopListening(): Promise<void> {
-    await Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+  /**
+   * Stop accepting connections; existing ones finish their requests. Does not
+   * wait for clients to hang up (peers keep pooled connections open): drain()
+   * and closeAll() end those.
+   */
+  stopListening(): void {
+    for (const srv of this.servers) srv.close();
     this.servers.length = 0;
   }
 

@@ -303,7 +303,7 @@ export class Sheep {
     this.log.info('main', `stopping (${why})`);
     const hardStop = setTimeout(() => process.exit(code), DRAIN_TIMEOUT_MS * 2);
     hardStop.unref();
-    await this.server.stopListening().catch(() => {});
+    this.server.stopListening();
     await this.server.drain(DRAIN_TIMEOUT_MS);
     await this.driver?.leave().catch((e) => this.log.warn('main', `leaving the cluster: ${resultOf(e)}`));
     await this.closeResources();
