@@ -1,0 +1,119 @@
+/**
+ * `npm start`: a formatted 3-node local cluster (copies=3) in the foreground.
+ * Ctrl-C shuts the cluster down cleanly (`dog cluster shutdown`), so the next
+ * start finds every node of the last epoch and serves the same data again.
+ *
+ * Usage: node build/sheep/local-cluster.js [--dir DIR] [--port BASE]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SheepConnection } from '../shared/client.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const SHEEP = join(ROOT, 'sheep/sheep');
+const DOG = join(ROOT, 'dog/dog');
+const NODES = 3;
+/** How long the cluster gets to come up, and to shut down, before we give up. */
+const START_TIMEOUT_MS = 60_000;
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const dataDir = resolve(arg('--dir', process.env.SHEEPDOG_LOCAL_DIR ?? join(tmpdir(), 'sheepdog-local')));
+const basePort = Number(arg('--port', '7000'));
+const sheep: ChildProcess[] = [];
+let stopping = false;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The result STAT_CLUSTER gives (tells formatted, waiting or running); undefined if no answer. */
+async function clusterStatus(port: number): Promise<{ members: number; result: number } | undefined> {
+  let c: SheepConnection | undefined;
+  try {
+    c = await SheepConnection.connect({ host: '127.0.0.1', port }, 2000);
+    const nl = await c.request(SdHeader.request(SD_OP.GET_NODE_LIST, 0, 491520), undefined, 5000);
+    const st = SdHeader.request(SD_OP.STAT_CLUSTER, 0, 48);
+    const r = await c.request(st, undefined, 5000);
+    return { members: nl.hdr.rspNrNodes, result: r.hdr.result };
+  } catch {
+    return undefined;
+  } finally {
+    c?.close();
+  }
+}
+
+function runDog(args: string[]): Promise<number> {
+  return new Promise((res) => {
+    const child = spawn(DOG, args, { stdio: 'inherit', env: { ...process.env, SHEEPDOG_DOG_PORT: String(basePort) } });
+    child.on('close', (code) => res(code ?? 1));
+  });
+}
+
+function startSheep(i: number): ChildProcess {
+  const dir = join(dataDir, String(i));
+  const args = [dir, '-c', `local:${join(dataDir, 'shm')}`, '-p', String(basePort + i), '-z', String(i), '-f'];
+  // own process group: Ctrl-C reaches only this supervisor, which shuts the cluster down in order
+  const child = spawn(SHEEP, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`sheep ${i} (port ${basePort + i}) exited unexpectedly (${signal ?? code}); see ${join(dir, 'sheep.log')}`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function waitUntil(what: string, cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!(await cond())) {
+    if (stopping) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nshutting the cluster down...');
+  const alive = () => sheep.filter((c) => c.exitCode === null && c.signalCode === null);
+  if (alive().length > 0) await runDog(['cluster', 'shutdown']);
+  const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+  while (alive().length > 0 && Date.now() < deadline) await sleep(100);
+  for (const c of alive()) c.kill('SIGTERM');
+  while (alive().length > 0) await sleep(100);
+  console.log(`stopped; the data stays in ${dataDir} (run again to serve it)`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  mkdirSync(dataDir, { recursive: true });
+  console.log(`sheepdog local cluster: ${NODES} sheep on 127.0.0.1:${basePort}-${basePort + NODES - 1}, data in ${dataDir}`);
+  for (let i = 0; i < NODES; i++) sheep.push(startSheep(i));
+  await waitUntil(`${NODES} sheep to join`, async () => (await clusterStatus(basePort))?.members === NODES);
+  const st = await clusterStatus(basePort);
+  if (st?.result === SD_RES.WAIT_FOR_FORMAT) {
+    if ((await runDog(['cluster', 'format', '-c', '3'])) !== 0) throw new Error('dog cluster format failed');
+  }
+  await waitUntil('the cluster to run', async () => (await clusterStatus(basePort))?.result === SD_RES.SUCCESS);
+  if (stopping) return;
+  await runDog(['node', 'list']);
+  console.log(`\nready. Try: dog/dog vdi create one.img 1G; dog/dog vdi list; dog/dog cluster info`);
+  console.log('Ctrl-C shuts the cluster down cleanly.');
+}
+
+main().catch((e) => {
+  console.error(`local cluster: ${(e as Error).message}`);
+  void shutdown(1);
+});
