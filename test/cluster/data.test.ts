@@ -4,7 +4,7 @@
  * different nodes; unwritten ranges read as zeros and take no space.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -35,7 +35,8 @@ const filled = PIECES.reduce((s, [, l]) => s + l, 0);
 PIECES.push([48 * OBJ + 333, 64 * MiB - filled]); // top up to 64 MiB exactly
 
 test.before(async () => {
-  cluster = await TestCluster.start({ nodes: 3, copies: 3 });
+  // without -n: acknowledged writes go through the durable path users get by default
+  cluster = await TestCluster.start({ nodes: 3, copies: 3, nosync: false });
   const r = await cluster.dog(['vdi', 'create', '-v', 'data.img', String(VDI_SIZE)]);
   assert.is(r.code, 0, r.stderr);
   vid = parseInt(r.out.trim().split(' ').pop()!, 16);
@@ -102,6 +103,31 @@ test('unwritten ranges take no space: stores hold the written objects and a spar
     const inode = statSync(join(dir, oidHex(vidToVdiOid(vid))));
     assert.ok(inode.blocks * 512 < 64 * 1024, `inode is sparse (${inode.blocks * 512} bytes allocated)`);
   }
+});
+
+test('the inode, epoch log and config on disk have the layout of the spec', () => {
+  const inode = readFileSync(join(cluster.objDir(1), oidHex(vidToVdiOid(vid))));
+  assert.is(inode.length, 12587576);
+  assert.is(inode.subarray(0, 9).toString(), 'data.img\0');
+  const ctimeSec = Number(inode.readBigUInt64LE(512) >> 32n);
+  assert.ok(Math.abs(ctimeSec - Date.now() / 1000) < 600, 'create_time (sec << 32 | nsec) at 512');
+  assert.is(inode.readBigUInt64LE(520), 0n, 'snap_ctime 0: not a snapshot');
+  assert.is(inode.readBigUInt64LE(536), BigInt(VDI_SIZE), 'vdi_size at 536');
+  assert.equal([inode[552], inode[553], inode[554], inode[555]], [0, 0, 3, 22], 'copy/store policy, copies, shift');
+  assert.is(inode.readUInt32LE(556), 1, 'snap_id');
+  assert.is(inode.readUInt32LE(560), vid, 'vdi_id');
+  assert.is(inode.readUInt32LE(564), 0, 'parent');
+  assert.is(inode.readUInt32LE(4664 + 4 * 0), vid, 'data_vdi_id[0] owns object 0');
+  assert.is(inode.readUInt32LE(4664 + 4 * 5), 0, 'data_vdi_id[5] unallocated');
+  const epochFile = readFileSync(join(cluster.dir(0), 'epoch', '00000001'));
+  assert.is(epochFile.length, 3 * 80 + 8, 'three sd_node records and a time stamp');
+  assert.equal([0, 1, 2].map((i) => epochFile.readUInt16LE(i * 80 + 40)), cluster.ports.slice(0, 3));
+  assert.equal([0, 1, 2].map((i) => epochFile.readUInt32LE(i * 80 + 68)), [0, 1, 2], 'zones');
+  const config = readFileSync(join(cluster.dir(0), 'config'));
+  assert.is(config.length, 40);
+  assert.is(config[10], 3, 'copies');
+  assert.is(config.subarray(11, 17).toString(), 'plain\0');
+  assert.is(config.readUInt16LE(30), 6, 'format version');
 });
 
 test.run();

@@ -131,6 +131,8 @@ export interface ClusterOptions {
   sheepArgs?: (i: number) => string[];
   /** zones: one per sheep by default, as the reference cluster */
   zones?: boolean;
+  /** start with -n (default true: tests rarely need fsync; the data test does) */
+  nosync?: boolean;
 }
 
 /** A cluster of real sheep under a fresh temp directory. */
@@ -178,7 +180,8 @@ export class TestCluster {
   /** The command line a user would type, with the store directory right after the launcher. */
   sheepArgs(i: number, extra: readonly string[] = []): string[] {
     const zone = this.o.zones === false ? [] : ['-z', String(i)];
-    return [this.dir(i), '-c', `local:${this.shm}`, '-p', String(this.port(i)), ...zone, '-n',
+    const nosync = this.o.nosync === false ? [] : ['-n'];
+    return [this.dir(i), '-c', `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
       '-P', join(this.root, `${i}.pid`), ...(this.o.sheepArgs?.(i) ?? []), ...extra];
   }
 
