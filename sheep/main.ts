@@ -7,9 +7,10 @@ import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
 import { parseSheepArgs } from './options.js';
 import { Sheep } from './sheep.js';
 
+/** As the C original: stderr goes out at once, stdout (buffered there) when it exits. */
 function out(stdout?: string, stderr?: string): void {
-  if (stdout) process.stdout.write(stdout);
   if (stderr) process.stderr.write(stderr);
+  if (stdout) process.stdout.write(stdout);
 }
 
 /** Create the store directory the way the original does: one mkdir, parent must exist. */

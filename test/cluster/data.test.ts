@@ -118,7 +118,7 @@ test('the inode, epoch log and config on disk have the layout of the spec', () =
   assert.is(inode.readUInt32LE(560), vid, 'vdi_id');
   assert.is(inode.readUInt32LE(564), 0, 'parent');
   assert.is(inode.readUInt32LE(4664 + 4 * 0), vid, 'data_vdi_id[0] owns object 0');
-  assert.is(inode.readUInt32LE(4664 + 4 * 5), 0, 'data_vdi_id[5] unallocated');
+  assert.is(inode.readUInt32LE(4664 + 4 * 15), 0, 'data_vdi_id[15] unallocated');
   const epochFile = readFileSync(join(cluster.dir(0), 'epoch', '00000001'));
   assert.is(epochFile.length, 3 * 80 + 8, 'three sd_node records and a time stamp');
   assert.equal([0, 1, 2].map((i) => epochFile.readUInt16LE(i * 80 + 40)), cluster.ports.slice(0, 3));

@@ -30,7 +30,7 @@ test('concurrent VDI creation through every sheep: all agree on every VDI and id
   const lists = await Promise.all([0, 1, 2, 3].map((n) => cluster.dog(['vdi', 'list', '-r'], { port: cluster.port(n) })));
   const rows = lists[0]!.out.trim().split('\n');
   assert.is(rows.length, 24);
-  const vids = new Set(rows.map((r) => r.split(' ')[6]));
+  const vids = new Set(rows.map((r) => r.split(' ')[7]));
   assert.is(vids.size, 24, 'every VDI got its own id');
   for (const l of lists) assert.is(l.out, lists[0]!.out);
 });

@@ -75,10 +75,13 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** `n` consecutive free loopback ports. */
+/**
+ * `n` consecutive free loopback ports. Four digits, like the original's 7000,
+ * so that output compared with its transcript keeps its column widths.
+ */
 export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    const base = 2000 + Math.floor(Math.random() * (9999 - 2000 - n));
     const ports = Array.from({ length: n }, (_, i) => base + i);
     let ok = true;
     for (const p of ports) if (!(await portFree(p))) { ok = false; break; }
@@ -182,7 +185,9 @@ export class TestCluster {
     const zone = this.o.zones === false ? [] : ['-z', String(i)];
     const nosync = this.o.nosync === false ? [] : ['-n'];
     return [this.dir(i), '-c', `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
-      '-P', join(this.root, `${i}.pid`), ...(this.o.sheepArgs?.(i) ?? []), ...extra];
+      '-P', join(this.root, `${i}.pid`), ...(this.o.sheepArgs?.(i) ?? []), ...extra,
+      // SHEEPDOG_TEST_SHEEP_ARGS='-l level=debug' for a post-mortem
+      ...(process.env.SHEEPDOG_TEST_SHEEP_ARGS?.split(' ').filter(Boolean) ?? [])];
   }
 
   /** Start sheep i daemonized (as users run it) and record its PID. */
@@ -254,6 +259,8 @@ export class TestCluster {
     const pids = [...this.pids.values()];
     this.killAllSync();
     await waitFor('test sheep to die', () => pids.every((p) => !pidAlive(p)), 10_000).catch(() => {});
-    if (existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
+    // SHEEPDOG_TEST_KEEP=1 keeps stores and logs for a post-mortem
+    if (process.env.SHEEPDOG_TEST_KEEP) console.log(`kept ${this.root}`);
+    else if (existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
   }
 }
