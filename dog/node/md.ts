@@ -1,0 +1,91 @@
+/** dog node md info [-A] | plug <paths> | unplug <paths> [-f] (cli.md §2.6.6). */
+import { nodeAddrString } from '../../shared/node.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
+import { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES, resultText } from '../../shared/proto/results.js';
+import { formatSize } from '../../shared/size.js';
+import type { Dog, Target } from '../context.js';
+import { EXIT } from '../exit.js';
+import { err, out } from '../output.js';
+import { banner, confirm } from '../prompt.js';
+
+/** sd_md_info: 64 disks of {idx, free, used, path[4096]} then nr (protocol.md §16.4). */
+export const MD_INFO_SIZE = 263688;
+const DISK_SIZE = 4120;
+const NR_AT = 263680;
+
+export interface MdDisk {
+  idx: number;
+  free: bigint;
+  used: bigint;
+  path: string;
+}
+
+export function decodeMdInfo(b: Buffer): MdDisk[] {
+  if (b.length < NR_AT + 4) return [];
+  const nr = Math.min(Math.max(b.readInt32LE(NR_AT), 0), 64);
+  const disks: MdDisk[] = [];
+  for (let i = 0; i < nr; i++) {
+    const at = i * DISK_SIZE;
+    const raw = b.subarray(at + 24, at + DISK_SIZE);
+    const nul = raw.indexOf(0);
+    disks.push({
+      idx: b.readInt32LE(at), free: b.readBigUInt64LE(at + 8), used: b.readBigUInt64LE(at + 16),
+      path: raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8'),
+    });
+  }
+  return disks;
+}
+
+export function mdRow(d: MdDisk, raw: boolean, node: string): string {
+  const size = d.free + d.used;
+  const pct = size === 0n ? 0 : Math.trunc((Number(d.used) / Number(size)) * 100);
+  if (raw) return `${node} ${d.idx} ${size} ${d.used} ${d.free} ${pct}% ${d.path}\n`;
+  return `${String(d.idx).padStart(2)}\t${formatSize(size)}\t${formatSize(d.used)}\t${formatSize(d.free)}\t${String(pct).padStart(3)}%\t${d.path}\n`;
+}
+
+async function mdInfoOf(dog: Dog, to: Target, node: string): Promise<boolean> {
+  const r = await dog.exec(SdHeader.request(SD_OP.MD_INFO, 0, MD_INFO_SIZE), undefined, to);
+  if (!r) return false;
+  if (r.hdr.result !== SD_RES.SUCCESS) {
+    err(`failed to get multi-disk information: ${resultText(r.hdr.result)}`);
+    return false;
+  }
+  for (const d of decodeMdInfo(r.data)) out(mdRow(d, dog.raw, node));
+  return true;
+}
+
+export const info = {
+  async run(dog: Dog): Promise<number> {
+    if (!dog.raw) out('Id\tSize\tUsed\tAvail\tUse%\tPath\n');
+    if (!dog.opts.all) {
+      return (await mdInfoOf(dog, dog.target, `${dog.target.host}:${dog.target.port}`)) ? EXIT.SUCCESS : EXIT.FAILURE;
+    }
+    for (const [i, n] of dog.nodes.entries()) {
+      if (!dog.raw) out(`Node ${i}:\n`);
+      if (!(await mdInfoOf(dog, dog.nodeTarget(n), nodeAddrString(n)))) return EXIT.FAILURE;
+    }
+    return EXIT.SUCCESS;
+  },
+};
+
+async function plugUnplug(dog: Dog, args: string[], opcode: number, caution: string): Promise<number> {
+  if (!dog.opts.force) confirm(banner('', caution, 'Are you sure you want to continue?'));
+  const payload = Buffer.concat([Buffer.from(args[0] ?? '', 'utf8'), Buffer.alloc(1)]);
+  const r = await dog.exec(SdHeader.request(opcode, SD_FLAG.CMD_WRITE, payload.length), payload);
+  if (!r) return EXIT.FAILURE;
+  if (r.hdr.result !== SD_RES.SUCCESS) {
+    err('Failed to execute request, look for sheep.log for more information');
+    return EXIT.FAILURE;
+  }
+  return EXIT.SUCCESS;
+}
+
+export const plug = {
+  run: (dog: Dog, args: string[]) => plugUnplug(dog, args, SD_OP.MD_PLUG, 'Caution! The directories to be plugged will be purged.'),
+};
+
+export const unplug = {
+  run: (dog: Dog, args: string[]) => plugUnplug(dog, args, SD_OP.MD_UNPLUG, 'Caution! Recovery will be triggered after unplugging.'),
+};

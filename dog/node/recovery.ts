@@ -1,0 +1,131 @@
+/** dog node recovery [-P] | info | set-throttle <max> <interval> | get-throttle (cli.md §2.6.4-5). */
+import { fixed } from '../../shared/cformat.js';
+import { nodeAddrString } from '../../shared/node.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
+import { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES, resultText } from '../../shared/proto/results.js';
+import type { Dog } from '../context.js';
+import { EXIT, ExitNow } from '../exit.js';
+import { err, flushStdout, out } from '../output.js';
+import { showProgress } from '../progress.js';
+import { padEndBytes } from '../text.js';
+
+export const RECOVERY_STATE_SIZE = 24;
+const THROTTLE_SIZE = 24;
+/** The original returns -1 from these, which the shell sees as 255. */
+const EXIT_MINUS_ONE = 255;
+
+export interface RecoveryState {
+  inRecovery: boolean;
+  state: number;
+  finished: bigint;
+  total: bigint;
+}
+
+export function decodeRecoveryState(b: Buffer): RecoveryState {
+  if (b.length < RECOVERY_STATE_SIZE) return { inRecovery: false, state: 0, finished: 0n, total: 0n };
+  return { inRecovery: b[0] !== 0, state: b.readUInt32LE(4), finished: b.readBigUInt64LE(8), total: b.readBigUInt64LE(16) };
+}
+
+export const RECOVERY_HEADER = 'Nodes In Recovery:\n  Id   Host:Port         V-Nodes       Zone       Progress\n';
+
+interface Stat {
+  rs?: RecoveryState;
+  code: number;
+  message?: string;
+}
+
+/** STAT_RECOVERY of one node; a failure carries its message (printed by the caller, in node order). */
+async function statRecovery(dog: Dog, to = dog.target): Promise<Stat> {
+  const r = await dog.exec(SdHeader.request(SD_OP.STAT_RECOVERY, 0, RECOVERY_STATE_SIZE), undefined, to);
+  if (!r) return { code: EXIT.SYSFAIL };
+  if (r.hdr.result !== SD_RES.SUCCESS) return { code: EXIT.FAILURE, message: resultText(r.hdr.result) };
+  return { rs: decodeRecoveryState(r.data), code: EXIT.SUCCESS };
+}
+
+/** -P: follow the target node's recovery once a second. */
+async function progress(dog: Dog): Promise<number> {
+  for (let first = true; ; first = false) {
+    const { rs, code, message } = await statRecovery(dog);
+    if (!rs) {
+      if (message) err(message);
+      return code;
+    }
+    if (!rs.inRecovery) {
+      if (!first) showProgress(1, 1, true);
+      return EXIT.SUCCESS;
+    }
+    if (rs.state === 0) out('\rpreparing a checked object list...');
+    else if (rs.state === 2) out('\rnotifying a completion of recovery...');
+    else showProgress(Number(rs.finished), Number(rs.total), true);
+    flushStdout();
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export const info = {
+  async run(dog: Dog): Promise<number> {
+    if (dog.opts.progress) return progress(dog);
+    const replies = await Promise.all(dog.nodes.map((n) => statRecovery(dog, dog.nodeTarget(n))));
+    if (!dog.raw) out(RECOVERY_HEADER);
+    for (const [i, rep] of replies.entries()) {
+      if (!rep.rs) {
+        if (rep.message) err(rep.message);
+        return rep.code;
+      }
+      const rs = rep.rs;
+      if (!rs.inRecovery) continue;
+      const n = dog.nodes[i]!;
+      if (dog.raw) {
+        out(`${i} ${nodeAddrString(n)} ${n.nrVnodes} ${n.zone >>> 0} ${rs.finished} ${rs.total}\n`);
+      } else {
+        const pct = rs.total === 0n ? 0 : (Number(rs.finished) / Number(rs.total)) * 100;
+        out(`${String(i).padStart(4)}   ${padEndBytes(nodeAddrString(n), 20)}${String(n.nrVnodes).padStart(5)}` +
+          `${String(n.zone >>> 0).padStart(11)}${fixed(pct, 1).padStart(11)}%\n`);
+      }
+    }
+    return EXIT.SUCCESS;
+  },
+};
+
+function invalid(message: string): never {
+  err(message);
+  throw new ExitNow(EXIT.USAGE);
+}
+
+export const setThrottle = {
+  async run(dog: Dog, args: string[]): Promise<number> {
+    const [maxArg, intervalArg] = args;
+    if (maxArg === undefined || intervalArg === undefined) {
+      invalid(`Invalid interval max (${maxArg ?? '(null)'}), interval (${intervalArg ?? '(null)'})`);
+    }
+    if (!/^\d+$/.test(maxArg) || BigInt(maxArg) > 0xffffffffn) invalid(`Invalid max (${maxArg})`);
+    if (!/^\d+$/.test(intervalArg) || BigInt(intervalArg) > 2n ** 63n - 1n) invalid(`Invalid interval (${intervalArg})`);
+    const max = Number(maxArg);
+    const interval = BigInt(intervalArg);
+    if ((max === 0) !== (interval === 0n)) invalid(`Invalid interval max (${maxArg}), interval (${intervalArg})`);
+    const b = Buffer.alloc(THROTTLE_SIZE);
+    b.writeUInt32LE(max, 0);
+    b.writeBigUInt64LE(interval, 8);
+    b[16] = max > 0 && interval > 0n ? 1 : 0;
+    const r = await dog.exec(SdHeader.request(SD_OP.SET_RECOVERY, SD_FLAG.CMD_WRITE, THROTTLE_SIZE), b);
+    if (!r || r.hdr.result !== SD_RES.SUCCESS) {
+      err('Failed to execute request');
+      return EXIT_MINUS_ONE;
+    }
+    return EXIT.SUCCESS;
+  },
+};
+
+export const getThrottle = {
+  async run(dog: Dog): Promise<number> {
+    const r = await dog.exec(SdHeader.request(SD_OP.GET_RECOVERY, 0, THROTTLE_SIZE));
+    if (!r || r.hdr.result !== SD_RES.SUCCESS || r.data.length < 16) {
+      err('Failed to execute request');
+      return EXIT_MINUS_ONE;
+    }
+    err(`max (${r.data.readUInt32LE(0)}), interval (${r.data.readBigUInt64LE(8)})`);
+    return EXIT.SUCCESS;
+  },
+};

@@ -1,0 +1,58 @@
+/** dog vdi resize <vdiname> <new size> (cli.md §2.7.14): only the inode header's size changes. */
+import { decodeInodeHeader, INODE_OFF } from '../../shared/inode.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import { SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_SIZE, vidToVdiOid } from '../../shared/oid.js';
+import { parseSize, SIZE_ERROR_HINT } from '../../shared/size.js';
+import type { Dog } from '../context.js';
+import { EXIT } from '../exit.js';
+import { writeObject } from '../object-io.js';
+import { err } from '../output.js';
+import { readVdiObj } from './open.js';
+
+/** Why a new size is refused, or undefined. */
+export function resizeError(newSize: bigint, oldSize: bigint, shift: number, hyper: boolean): string | undefined {
+  if (hyper) {
+    if (newSize > BigInt(SD_MAX_VDI_SIZE)) return `New VDI size is too large This volume's max size is ${SD_MAX_VDI_SIZE}`;
+  } else {
+    const max = 2n ** BigInt(shift) * BigInt(SD_INODE_DATA_INDEX);
+    if (newSize > max) return `New VDI size is too large. This volume's max size is ${max}`;
+  }
+  if (newSize < oldSize) return 'Shrinking VDIs is not implemented';
+  return undefined;
+}
+
+export async function run(dog: Dog, args: string[]): Promise<number> {
+  const name = args[0]!;
+  const sizeArg = args[1];
+  if (sizeArg === undefined) {
+    err('Please specify the new size for the VDI');
+    return EXIT.USAGE;
+  }
+  const parsed = parseSize(sizeArg);
+  if (parsed === undefined) {
+    err(`Invalid size '${sizeArg}'`);
+    err(SIZE_ERROR_HINT);
+    return EXIT.USAGE;
+  }
+  const newSize = BigInt(parsed);
+  const opened = await readVdiObj(dog, name, 0, '', SD_INODE_HEADER_SIZE);
+  if (!opened) return EXIT.FAILURE;
+  const h = decodeInodeHeader(opened.inode);
+  const oldSize = opened.inode.readBigUInt64LE(INODE_OFF.vdiSize);
+  const why = resizeError(newSize, oldSize, h.blockSizeShift, h.storePolicy === 1);
+  if (why) {
+    err(why);
+    return EXIT.USAGE;
+  }
+  const header = Buffer.from(opened.inode.subarray(0, SD_INODE_HEADER_SIZE));
+  header.writeBigUInt64LE(newSize, INODE_OFF.vdiSize);
+  const r = await writeObject(dog, {
+    oid: vidToVdiOid(opened.vid), data: header, offset: 0,
+    copies: h.nrCopies, copyPolicy: h.copyPolicy, create: false, direct: true,
+  });
+  if (r !== SD_RES.SUCCESS) {
+    err('Failed to update an inode header');
+    return EXIT.FAILURE;
+  }
+  return EXIT.SUCCESS;
+}

@@ -1,0 +1,90 @@
+/** dog vdi track [-i idx | -o oid] [-s snap] <vdiname>: where an object lived in every epoch (cli.md §2.7.11). */
+import { countDataObjs, decodeInodeHeader } from '../../shared/inode.js';
+import { nodeAddrString } from '../../shared/node.js';
+import { vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
+import { VnodeRing } from '../../shared/placement.js';
+import { decodeEpochLog, epochLogStride, type EpochLog } from '../../shared/proto/cluster-info.js';
+import { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES, resultText } from '../../shared/proto/results.js';
+import type { Dog } from '../context.js';
+import { EXIT } from '../exit.js';
+import { err, out } from '../output.js';
+import { inodeIndex } from './inode-index.js';
+import { readVdiObj } from './open.js';
+import { INODE_WITH_INDEX } from './read.js';
+
+const hex = (n: number | bigint): string => n.toString(16);
+const RULE = '-'.repeat(51);
+
+/**
+ * The per-epoch sections. When an epoch had fewer nodes than copies, all its
+ * nodes are listed and (the original's quirk) the walk does not advance, so the
+ * same record is printed again for the next epoch.
+ */
+export function renderTrack(oid: bigint, copies: number, logs: readonly EpochLog[]): string {
+  let s = '';
+  let at = 0;
+  for (let i = 0; i < logs.length; i++) {
+    const log = logs[at]!;
+    s += `\nobj ${hex(oid)} locations at epoch ${log.epoch}, copies = ${copies}\n${RULE}\n`;
+    if (log.nodes.length < copies) {
+      for (const n of log.nodes) s += `${nodeAddrString(n)}\n`;
+      continue;
+    }
+    for (const n of new VnodeRing(log.nodes).holders(oid, copies)) s += `${nodeAddrString(n)}\n`;
+    at++;
+  }
+  return s;
+}
+
+async function track(dog: Dog, oid: bigint, copies: number): Promise<number> {
+  let nodesNr = dog.nodes.length;
+  for (;;) {
+    const stride = epochLogStride(nodesNr);
+    const h = SdHeader.request(SD_OP.STAT_CLUSTER, 0, dog.epoch * stride);
+    h.clusterNodesNr = nodesNr;
+    const r = await dog.exec(h);
+    if (!r) return EXIT.SYSFAIL;
+    if (r.hdr.result === SD_RES.BUFFER_SMALL && nodesNr < 1 << 16) {
+      nodesNr *= 2;
+      continue;
+    }
+    if (r.hdr.result !== SD_RES.SUCCESS) {
+      out(`${resultText(r.hdr.result)}\n`);
+      return EXIT.SYSFAIL;
+    }
+    const logs: EpochLog[] = [];
+    for (let a = 0; a + stride <= r.data.length; a += stride) logs.push(decodeEpochLog(r.data, a, nodesNr));
+    out(renderTrack(oid, copies, logs));
+    return EXIT.SUCCESS;
+  }
+}
+
+export async function run(dog: Dog, args: string[]): Promise<number> {
+  const o = dog.opts;
+  const opened = await readVdiObj(dog, args[0]!, o.snapshotId, o.snapshotTag, INODE_WITH_INDEX);
+  if (!opened) {
+    err('FATAL: no inode objects');
+    return EXIT.FAILURE;
+  }
+  const h = decodeInodeHeader(opened.inode);
+  const n = dog.nodes.length;
+  if (o.oid !== undefined && o.oid !== 0n) {
+    out(`Tracking the object 0x${hex(o.oid)} (the inode vid 0x${hex(h.vdiId)}) with ${n} nodes\n`);
+    return track(dog, o.oid, h.nrCopies);
+  }
+  if (o.index === undefined) {
+    out(`Tracking the inode object 0x${hex(h.vdiId)} with ${n} nodes\n`);
+    return track(dog, vidToVdiOid(h.vdiId), h.nrCopies);
+  }
+  if (o.index >= 2n ** 32n) {
+    out('The offset is too large!\n');
+    return EXIT.FAILURE;
+  }
+  const idx = Number(o.index);
+  const index = await inodeIndex(dog, opened.inode, h.storePolicy, countDataObjs(h));
+  const oid = vidToDataOid(index?.vidAt(idx) ?? 0, idx);
+  out(`Tracking the object 0x${hex(oid)} (the inode vid 0x${hex(h.vdiId)} idx ${idx}) with ${n} nodes\n`);
+  return track(dog, oid, h.nrCopies);
+}
