@@ -2,7 +2,7 @@ import { assert, resultOf, SdError } from '../shared/errors.js';
 import { grefOffset, INODE_OFF } from '../shared/inode.js';
 import { sameNode, type SdNode } from '../shared/node.js';
 import {
-  isEcObj, isVdiObj, ledgerOid, objectSize, oidToVid, SD_INODE_DATA_INDEX, SD_INODE_GREF_OFFSET,
+  isDataObj, isEcObj, isVdiObj, ledgerOid, objectSize, oidToVid, SD_INODE_DATA_INDEX, SD_INODE_GREF_OFFSET,
 } from '../shared/oid.js';
 import { SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
@@ -68,7 +68,8 @@ export class Gateway {
   }
 
   private writable(oid: bigint): void {
-    if (isVdiObj(oid)) return;
+    // only data objects of snapshots are read-only (attributes live under the name's hash vid)
+    if (!isDataObj(oid)) return;
     if (this.s.vdis.get(oidToVid(oid))?.snapshot) throw new SdError(SD_RES.READONLY);
   }
 

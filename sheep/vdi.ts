@@ -1,10 +1,10 @@
 import { SdError } from '../shared/errors.js';
-import { vdiNameHash } from '../shared/hash.js';
+import { fnv1a64, vdiNameHash } from '../shared/hash.js';
 import {
-  countDataObjs, decodeInodeHeader, encodeInodeHeader, grefOffset, INODE_OFF, isSnapshot, nowCtime,
+  countDataObjs, decodeInodeHeader, encodeInodeHeader, grefOffset, INODE_OFF, isSnapshot, nowCtime, readCString,
   type InodeHeader,
 } from '../shared/inode.js';
-import { SD_INODE_HEADER_SIZE, SD_NR_VDIS, vidToVdiOid } from '../shared/oid.js';
+import { SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToVdiOid } from '../shared/oid.js';
 import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -270,4 +270,71 @@ function childOf(parent: InodeImage, header: InodeHeader): InodeImage {
     if (index[i] !== 0) gref[2 * i] = parent.gref[2 * i]! + 1;
   }
   return { header, index, gref };
+}
+
+/** Offsets in sheepdog_vdi_attr (protocol.md §7.6). */
+export const ATTR_OFF = { name: 0, tag: 256, ctime: 512, snapId: 520, valueLen: 524, key: 528, value: 784 } as const;
+/** name, tag, ctime, snap_id, value_len and key: what a probe reads of an attribute object. */
+const ATTR_HEADER_SIZE = ATTR_OFF.value;
+
+/** Same (name, tag, snap_id, key) in two sheepdog_vdi_attr images. */
+function sameAttrKey(a: Buffer, b: Buffer): boolean {
+  const eq = (from: number, to: number) => a.subarray(from, to).equals(b.subarray(from, to));
+  return eq(ATTR_OFF.name, ATTR_OFF.ctime) && eq(ATTR_OFF.snapId, ATTR_OFF.valueLen) && eq(ATTR_OFF.key, ATTR_OFF.value);
+}
+
+export interface AttrFlags {
+  creat: boolean;
+  excl: boolean;
+  del: boolean;
+}
+
+/**
+ * GET_VDI_ATTR work: find the attribute object of (name, tag, snap id, key),
+ * creating, replacing or deleting it as the flags ask. Objects are named by
+ * the VDI name's hash (not its vid) and an FNV-1a of the key fields, probed
+ * upwards until a free id. Like the original, a non-exclusive create takes the
+ * first probed id without looking.
+ */
+export async function vdiAttr(
+  m: VdiManager, s: Sheep, attr: Buffer, snapid: number, f: AttrFlags,
+): Promise<{ vid: number; attrId: number; copies: number }> {
+  const name = readCString(attr, ATTR_OFF.name, SD_MAX_VDI_LEN);
+  const tag = readCString(attr, ATTR_OFF.tag, SD_MAX_VDI_LEN);
+  const r = await m.lookup(name, tag, snapid);
+  if (r.result !== SD_RES.SUCCESS) throw new SdError(r.result);
+  const h = await m.readHeader(r.vid);
+  attr.writeBigUInt64LE(h.createTime, ATTR_OFF.ctime);
+  const nul = attr.indexOf(0, ATTR_OFF.name);
+  const nameVid = Number(fnv1a64(attr.subarray(ATTR_OFF.name, nul < 0 || nul > ATTR_OFF.tag ? ATTR_OFF.tag : nul)) & 0xffffffn);
+  const keyHash = fnv1a64(Buffer.concat([
+    attr.subarray(ATTR_OFF.name, ATTR_OFF.ctime), attr.subarray(ATTR_OFF.snapId, ATTR_OFF.valueLen),
+    attr.subarray(ATTR_OFF.key, ATTR_OFF.value),
+  ]));
+  const first = Number(keyHash & 0xffffffffn);
+  const copies = s.gateway.copies(vidToAttrOid(nameVid, first), 0);
+  for (let n = 0; n < 2 ** 32; n++) {
+    const attrId = (first + n) >>> 0;
+    const target = { ...io(vidToAttrOid(nameVid, attrId), 0), copies };
+    const done = { vid: nameVid, attrId, copies };
+    if (f.creat && !f.excl && !f.del) {
+      await s.gateway.createAndWrite(target, attr);
+      return done;
+    }
+    let found: Buffer;
+    try {
+      found = await s.gateway.read(target, ATTR_HEADER_SIZE);
+    } catch (e) {
+      if (!(e instanceof SdError) || e.code !== SD_RES.NO_OBJ) throw e;
+      if (!f.creat) throw e;
+      await s.gateway.createAndWrite(target, attr);
+      return done;
+    }
+    if (!sameAttrKey(found, attr)) continue;
+    if (f.excl) throw new SdError(SD_RES.VDI_EXIST);
+    if (f.del) await s.gateway.write(target, Buffer.alloc(1));
+    else if (f.creat) await s.gateway.createAndWrite(target, attr);
+    return done;
+  }
+  throw new SdError(SD_RES.FULL_VDI);
 }

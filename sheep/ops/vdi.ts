@@ -1,11 +1,13 @@
 import { SdError } from '../../shared/errors.js';
 import { readCString } from '../../shared/inode.js';
-import { SD_MAX_VDI_LEN, SD_NR_VDIS } from '../../shared/oid.js';
-import type { SdHeader } from '../../shared/proto/header.js';
+import { SD_ATTR_OBJ_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS } from '../../shared/oid.js';
+import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { encodeVdiState, VDI_STATE_SIZE } from '../../shared/proto/vdi-state.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { Sheep } from '../sheep.js';
+import { vdiAttr } from '../vdi.js';
 import type { OpHandler, OpTable } from './types.js';
 
 const BITMAP_BYTES = SD_NR_VDIS / 8;
@@ -87,6 +89,37 @@ export const vdiOps: OpTable = {
     async handle() {
       // tells QEMU to stop sending flushes: every acknowledged write is already durable
       throw new SdError(SD_RES.INVALID_PARMS);
+    },
+  },
+  [SD_OP.GET_VDI_ATTR]: {
+    kind: 'cluster',
+    async work(s, req, data, rsp) {
+      if (!data || data.length !== SD_ATTR_OBJ_SIZE) throw new SdError(SD_RES.INVALID_PARMS, 'a VDI attribute is 66320 bytes');
+      const f = req.flags;
+      const r = await vdiAttr(s.vdiManager, s, Buffer.from(data), req.vdiSnapid, {
+        creat: (f & SD_FLAG.CMD_CREAT) !== 0, excl: (f & SD_FLAG.CMD_EXCL) !== 0, del: (f & SD_FLAG.CMD_DEL) !== 0,
+      });
+      rsp.rspVdiId = r.vid;
+      rsp.rspAttrId = r.attrId;
+      rsp.rspVdiCopies = r.copies;
+    },
+  },
+  // dog vdi check: copy the whole object from the node that holds the majority copy
+  [SD_OP.REPAIR_REPLICA]: {
+    kind: 'local',
+    async handle(s, req) {
+      const oid = req.forwOid;
+      const src = s.group.members.find((n) => n.port === req.forwPort && n.addr.equals(req.forwAddr));
+      if (!src) throw new SdError(SD_RES.INVALID_PARMS, 'the repair source is not a member');
+      const size = s.gateway.objSize(oid);
+      const read = SdHeader.request(SD_OP.READ_PEER, 0, size);
+      read.epoch = req.epoch || s.group.epoch;
+      read.objOid = oid;
+      const r = await s.gateway.peer(src, read);
+      const create = SdHeader.request(SD_OP.CREATE_AND_WRITE_PEER, SD_FLAG.CMD_WRITE, r.data.length);
+      create.epoch = s.group.epoch;
+      create.objOid = oid;
+      await s.peerLocal(create, r.data);
     },
   },
   [SD_OP.GET_CLUSTER_DEFAULT]: {
