@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { SheepOptions } from '../options.js';
 import type { ClusterDriver } from './driver.js';
 import { createLocalDriver } from './local.js';
+import { createZookeeperDriver } from './zookeeper.js';
 
 /** The one place a `-c driver[:option]` becomes a driver. */
 export async function createClusterDriver(spec: SheepOptions['cluster'], log: Logger): Promise<ClusterDriver> {
@@ -9,6 +10,6 @@ export async function createClusterDriver(spec: SheepOptions['cluster'], log: Lo
     case 'local':
       return createLocalDriver(spec.option, log);
     case 'zookeeper':
-      throw new Error('the zookeeper cluster driver is not available yet; use -c local');
+      return createZookeeperDriver(spec.option, log);
   }
 }

@@ -38,6 +38,12 @@ export interface ClusterDriver {
   unblock(msg: Buffer): Promise<void>;
   /** Broadcast a changed node (vnodes, space). */
   updateNode(node: SdNode): Promise<void>;
+  /**
+   * False once this member can no longer be sure it is still a member (the
+   * zookeeper driver: no answer from ZooKeeper for 2/3 of the session
+   * timeout). I/O must not be served then. Absent: always true.
+   */
+  canServe?(): boolean;
   /** Leave the cluster on purpose. */
   leave(): Promise<void>;
   stop(): Promise<void>;

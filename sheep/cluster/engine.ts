@@ -151,7 +151,9 @@ export class LogClusterDriver implements ClusterDriver {
       this.log.err('cluster', `event loop failed: ${(e as Error).stack ?? e}`);
       this.handlers.lost(`cluster event loop failed: ${(e as Error).message}`);
     });
-    this.livenessTimer = setInterval(() => void this.checkLiveness(), LIVENESS_INTERVAL_MS);
+    this.livenessTimer = setInterval(() => {
+      this.checkLiveness().catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`));
+    }, LIVENESS_INTERVAL_MS);
   }
 
   private poke(): void {

@@ -115,12 +115,12 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** Record a PID so the test runner kills it should this test file forget to. */
-function recordPid(name: string, pid: number): void {
+export function recordPid(name: string, pid: number): void {
   const dir = process.env.SHEEPDOG_TEST_PID_DIR;
   if (dir) writeFileSync(join(dir, `${name}-${pid}`), String(pid));
 }
 
-function forgetPid(name: string, pid: number): void {
+export function forgetPid(name: string, pid: number): void {
   const dir = process.env.SHEEPDOG_TEST_PID_DIR;
   if (dir) rmSync(join(dir, `${name}-${pid}`), { force: true });
 }
@@ -136,6 +136,8 @@ export interface ClusterOptions {
   zones?: boolean;
   /** start with -n (default true: tests rarely need fsync; the data test does) */
   nosync?: boolean;
+  /** the `-c` argument, e.g. `zookeeper:127.0.0.1:2181` (default: local driver in the temp dir) */
+  driver?: string;
 }
 
 /** A cluster of real sheep under a fresh temp directory. */
@@ -184,7 +186,7 @@ export class TestCluster {
   sheepArgs(i: number, extra: readonly string[] = []): string[] {
     const zone = this.o.zones === false ? [] : ['-z', String(i)];
     const nosync = this.o.nosync === false ? [] : ['-n'];
-    return [this.dir(i), '-c', `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
+    return [this.dir(i), '-c', this.o.driver ?? `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
       '-P', join(this.root, `${i}.pid`), ...(this.o.sheepArgs?.(i) ?? []), ...extra,
       // SHEEPDOG_TEST_SHEEP_ARGS='-l level=debug' for a post-mortem
       ...(process.env.SHEEPDOG_TEST_SHEEP_ARGS?.split(' ').filter(Boolean) ?? [])];

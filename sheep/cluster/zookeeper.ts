@@ -1,0 +1,405 @@
+/**
+ * The `zookeeper` cluster driver: the ordered-log engine (engine.ts) on
+ * Apache ZooKeeper. `-c zookeeper:HOST:PORT[,HOST:PORT...][/cluster_id][,timeout=MS]`.
+ *
+ * Znodes under the cluster's base path (`/sheepdog`, or `/cluster_id`):
+ *   queue/0000000042   one cluster event each (persistent). Numbers are the
+ *                      names, claimed by create-if-absent, so they have no gaps
+ *                      (a sequential znode's counter skips after deletes).
+ *                      Data: an 8-byte nonce, then the event; after a
+ *                      connection loss the nonce tells whether our create won.
+ *   resolution/0000000042  how the join at that number was settled; created
+ *                      once, first writer wins.
+ *   member/<id>        one ephemeral node per running sheep (its engine id):
+ *                      it vanishes with the sheep's session. Data: JSON with
+ *                      the join number and the process identity (boot id, pid
+ *                      namespace, pid, start time), so a sheep on the same
+ *                      machine removes the node of a dead process at once,
+ *                      instead of the old session keeping a dead sheep listed
+ *                      until the server expires it (a fast restart).
+ *
+ * Session loss: zk-client's watchdog ends the session locally after 2/3 of the
+ * session timeout without an answer, before the servers can expire it; the
+ * driver then reports handlers.lost, and a later start() joins again with a
+ * new session and a new member id.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { SdError } from '../../shared/errors.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import type { SdNode } from '../../shared/node.js';
+import type { Logger } from '../log.js';
+import type { ClusterDriver, ClusterHandlers } from './driver.js';
+import { LogClusterDriver } from './engine.js';
+import type { LogBackend } from './log-backend.js';
+import { ZK_ERR, ZkError, ZkSession } from './zk-client.js';
+
+export const DEFAULT_ZK_BASE = '/sheepdog';
+export const DEFAULT_ZK_TIMEOUT_MS = 30_000;
+const NONCE = 8;
+/** ZooKeeper's default jute.maxbuffer is 1 MiB; stay below with room for the request. */
+const MAX_EVENT_BYTES = 1024 * 1024 - 4096;
+
+export interface ZookeeperOptions {
+  /** host:port,host:port,... */
+  servers: string;
+  /** base znode of this cluster */
+  base: string;
+  /** session timeout asked for (ms) */
+  timeoutMs: number;
+}
+
+/** Parse the option of `-c zookeeper:OPTION`. */
+export function parseZookeeperOption(option: string): ZookeeperOptions {
+  let timeoutMs = DEFAULT_ZK_TIMEOUT_MS;
+  const hosts: string[] = [];
+  let base = DEFAULT_ZK_BASE;
+  for (const part of option.split(',')) {
+    if (part.startsWith('timeout=')) {
+      const v = Number(part.slice('timeout='.length));
+      if (!Number.isInteger(v) || v <= 0) throw new SdError(SD_RES.INVALID_PARMS, `invalid zookeeper timeout '${part}'`);
+      timeoutMs = v;
+      continue;
+    }
+    let hp = part;
+    const slash = part.indexOf('/');
+    if (slash >= 0) {
+      hp = part.slice(0, slash);
+      const id = part.slice(slash + 1);
+      if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new SdError(SD_RES.INVALID_PARMS, `invalid zookeeper cluster id '${id}'`);
+      base = `/${id}`;
+    }
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(hp)) {
+      throw new SdError(SD_RES.INVALID_PARMS, `invalid zookeeper server '${hp}' (want HOST:PORT)`);
+    }
+    hosts.push(hp);
+  }
+  if (hosts.length === 0) throw new SdError(SD_RES.INVALID_PARMS, 'no zookeeper server given');
+  return { servers: hosts.join(','), base, timeoutMs };
+}
+
+const seqName = (seq: number) => String(seq).padStart(10, '0');
+
+interface Identity {
+  boot: string;
+  pidns: string;
+  pid: number;
+  start: string;
+}
+
+interface Registration extends Identity {
+  joinSeq: number | null;
+}
+
+async function procStart(pid: number): Promise<{ start: string; running: boolean } | undefined> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // a zombie has exited even though its pid still answers kill(pid, 0)
+    return { start: fields[19]!, running: fields[0] !== 'Z' && fields[0] !== 'X' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who we are on this machine: processes with the same boot id and pid namespace share pids. */
+async function selfIdentity(): Promise<Identity> {
+  const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  const pidns = await fsp.readlink('/proc/self/ns/pid').catch(() => '');
+  const me = await procStart(process.pid);
+  return { boot, pidns, pid: process.pid, start: me?.start ?? '' };
+}
+
+/** The LogBackend contract on znodes (see the file comment for the layout). */
+export class ZookeeperBackend implements LogBackend {
+  private readonly queue: string;
+  private readonly res: string;
+  private readonly members: string;
+  private nextSeq = 0;
+  private me: Identity | undefined;
+  /** registrations whose join number is known never change: read them once */
+  private readonly known = new Map<string, Registration>();
+  private changeFns: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly zk: ZkSession, readonly base: string, private readonly log?: Logger) {
+    this.queue = `${base}/queue`;
+    this.res = `${base}/resolution`;
+    this.members = `${base}/member`;
+  }
+
+  async init(): Promise<void> {
+    for (const p of [this.base, this.queue, this.res, this.members]) await this.zk.ensure(p);
+    this.me = await selfIdentity();
+  }
+
+  private regPath(id: string): string {
+    return `${this.members}/${id}`;
+  }
+
+  async register(id: string): Promise<void> {
+    await this.alive(); // clears what dead processes of this machine left
+    const data = Buffer.from(JSON.stringify({ ...this.me!, joinSeq: null } satisfies Registration));
+    for (;;) {
+      try {
+        await this.zk.create(this.regPath(id), data, 'ephemeral');
+        return;
+      } catch (e) {
+        if (e instanceof ZkError && e.zkCode === ZK_ERR.NODE_EXISTS) return; // ours, made before a connection loss
+        if (!(e instanceof ZkError) || e.zkCode !== ZK_ERR.CONNECTION_LOSS || !this.zk.alive) throw e;
+      }
+    }
+  }
+
+  async setJoinSeq(id: string, seq: number): Promise<void> {
+    await this.zk.setData(this.regPath(id), Buffer.from(JSON.stringify({ ...this.me!, joinSeq: seq } satisfies Registration)));
+  }
+
+  async alive(): Promise<Map<string, number | undefined>> {
+    const out = new Map<string, number | undefined>();
+    const ids = await this.zk.getChildren(this.members);
+    for (const id of [...this.known.keys()]) if (!ids.includes(id)) this.known.delete(id);
+    for (const id of ids) {
+      let r = this.known.get(id);
+      if (!r) {
+        const raw = await this.zk.getData(this.regPath(id));
+        if (!raw) continue; // gone meanwhile
+        try {
+          r = JSON.parse(raw.toString()) as Registration;
+        } catch {
+          continue;
+        }
+        if (r.joinSeq !== null) this.known.set(id, r);
+      }
+      if (await this.deadHere(r)) {
+        this.log?.info('cluster', `removing the registration ${id} of dead process ${r.pid} on this machine`);
+        await this.zk.remove(this.regPath(id));
+        this.known.delete(id);
+        continue;
+      }
+      out.set(id, r.joinSeq ?? undefined);
+    }
+    return out;
+  }
+
+  /** A registration made by a process of this machine that no longer runs. */
+  private async deadHere(r: Registration): Promise<boolean> {
+    const me = this.me!;
+    if (!me.boot || !me.pidns || r.boot !== me.boot || r.pidns !== me.pidns) return false;
+    if (r.pid === me.pid && r.start === me.start) return false;
+    const p = await procStart(r.pid);
+    return !p || !p.running || p.start !== r.start;
+  }
+
+  async unregister(id: string): Promise<void> {
+    this.known.delete(id);
+    await this.zk.remove(this.regPath(id));
+  }
+
+  async maxSeq(): Promise<number> {
+    let max = 0;
+    for (const name of await this.zk.getChildren(this.queue)) {
+      if (/^\d{10}$/.test(name)) max = Math.max(max, Number(name));
+    }
+    return max;
+  }
+
+  async append(data: Buffer): Promise<number> {
+    if (data.length + NONCE > MAX_EVENT_BYTES) {
+      throw new SdError(SD_RES.CLUSTER_ERROR, `cluster message of ${data.length} bytes is larger than ZooKeeper takes`);
+    }
+    const nonce = randomBytes(NONCE);
+    const payload = Buffer.concat([nonce, data]);
+    if (this.nextSeq === 0) this.nextSeq = (await this.maxSeq()) + 1;
+    let seq = this.nextSeq;
+    for (;;) {
+      const path = `${this.queue}/${seqName(seq)}`;
+      try {
+        await this.zk.create(path, payload, 'persistent');
+        this.nextSeq = Math.max(this.nextSeq, seq + 1);
+        return seq;
+      } catch (e) {
+        if (!(e instanceof ZkError)) throw e;
+        if (e.zkCode === ZK_ERR.NODE_EXISTS) {
+          seq++;
+          continue;
+        }
+        if (e.zkCode !== ZK_ERR.CONNECTION_LOSS || !this.zk.alive) throw e;
+        // did our create get through before the connection went?
+        const there = await this.zk.getData(path);
+        if (!there) continue;
+        if (there.subarray(0, NONCE).equals(nonce)) {
+          this.nextSeq = Math.max(this.nextSeq, seq + 1);
+          return seq;
+        }
+        seq++;
+      }
+    }
+  }
+
+  async read(seq: number): Promise<Buffer | undefined> {
+    const b = await this.zk.getData(`${this.queue}/${seqName(seq)}`);
+    if (!b) return undefined;
+    if (seq >= this.nextSeq) this.nextSeq = seq + 1;
+    return b.subarray(NONCE);
+  }
+
+  async resolve(seq: number, data: Buffer): Promise<Buffer> {
+    const path = `${this.res}/${seqName(seq)}`;
+    for (;;) {
+      try {
+        await this.zk.create(path, data, 'persistent');
+        return data;
+      } catch (e) {
+        if (!(e instanceof ZkError)) throw e;
+        if (e.zkCode !== ZK_ERR.NODE_EXISTS && (e.zkCode !== ZK_ERR.CONNECTION_LOSS || !this.zk.alive)) throw e;
+        // whatever is there won (ours, if our create got through)
+        const there = await this.zk.getData(path);
+        if (there) return there;
+      }
+    }
+  }
+
+  readResolution(seq: number): Promise<Buffer | undefined> {
+    return this.zk.getData(`${this.res}/${seqName(seq)}`);
+  }
+
+  async trim(belowSeq: number): Promise<void> {
+    for (const dir of [this.queue, this.res]) {
+      for (const name of await this.zk.getChildren(dir)) {
+        if (/^\d{10}$/.test(name) && Number(name) < belowSeq) await this.zk.remove(`${dir}/${name}`);
+      }
+    }
+  }
+
+  onChange(fn: () => void): void {
+    this.changeFns.push(fn);
+    if (this.changeFns.length === 1) {
+      for (const dir of [this.queue, this.res, this.members]) this.watchChildren(dir);
+    }
+  }
+
+  /** A child watch, armed again each time it fires (ZooKeeper watches fire once). */
+  private watchChildren(dir: string): void {
+    if (this.closed || !this.zk.alive) return;
+    this.zk.getChildren(dir, () => {
+      for (const f of this.changeFns) f();
+      this.watchChildren(dir);
+    }).catch(() => { /* the session ended; the engine polls as well */ });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.changeFns = [];
+  }
+}
+
+function firstExternalIPv4(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/**
+ * The driver sheep gets. Each start() runs one session with one engine; when
+ * the session is lost the engine stops, handlers.lost is called once, and the
+ * sheep may start() again to rejoin as a new member.
+ */
+export class ZookeeperDriver implements ClusterDriver {
+  readonly name = 'zookeeper';
+  private session: ZkSession | undefined;
+  private engine: LogClusterDriver | undefined;
+  private lostReported = false;
+
+  constructor(private readonly o: ZookeeperOptions, private readonly log: Logger) {}
+
+  private async connect(): Promise<ZkSession> {
+    if (this.session?.alive) return this.session;
+    this.session = await ZkSession.connect({
+      servers: this.o.servers,
+      sessionTimeoutMs: this.o.timeoutMs,
+      log: (level, msg) => this.log[level]('cluster', msg),
+    });
+    this.log.info('cluster', `zookeeper: session ${this.session.sessionId} on ${this.o.servers}, timeout ${this.session.sessionTimeoutMs} ms, base ${this.o.base}`);
+    return this.session;
+  }
+
+  async localAddr(): Promise<string> {
+    const s = await this.connect();
+    const a = s.localAddress();
+    return a && a !== '0.0.0.0' ? a : firstExternalIPv4();
+  }
+
+  /** True while our session is certainly valid on the servers: serve I/O only then. */
+  canServe(): boolean {
+    return !!this.engine && !this.lostReported && !!this.session?.leaseValid();
+  }
+
+  async start(self: SdNode, joinPayload: Buffer, handlers: ClusterHandlers): Promise<void> {
+    const session = await this.connect();
+    const backend = new ZookeeperBackend(session, this.o.base, this.log);
+    await backend.init();
+    this.lostReported = false;
+    let reported = false;
+    const report = (reason: string) => {
+      if (reported) return;
+      reported = true;
+      this.lostReported = true;
+      handlers.lost(reason);
+    };
+    const engine = new LogClusterDriver('zookeeper', backend, this.log, async () => this.localAddr());
+    this.engine = engine;
+    session.onLost((reason) => {
+      report(`zookeeper session lost: ${reason}`);
+      void engine.stop().catch(() => {});
+    });
+    const wrapped: ClusterHandlers = {
+      join: (n, m, p) => handlers.join(n, m, p),
+      accept: (n, m, p, me) => handlers.accept(n, m, p, me),
+      leave: (n, m) => handlers.leave(n, m),
+      notify: (n, msg, me) => handlers.notify(n, msg, me),
+      updateNode: (n, m) => handlers.updateNode(n, m),
+      lost: report,
+    };
+    await engine.start(self, joinPayload, wrapped);
+  }
+
+  private live(): LogClusterDriver {
+    if (!this.engine || this.lostReported) throw new SdError(SD_RES.CLUSTER_ERROR, 'not in a zookeeper cluster (session lost)');
+    return this.engine;
+  }
+
+  notify(msg: Buffer): Promise<void> {
+    return this.live().notify(msg);
+  }
+
+  block(): Promise<void> {
+    return this.live().block();
+  }
+
+  unblock(msg: Buffer): Promise<void> {
+    return this.live().unblock(msg);
+  }
+
+  updateNode(node: SdNode): Promise<void> {
+    return this.live().updateNode(node);
+  }
+
+  async leave(): Promise<void> {
+    if (this.engine && !this.lostReported) await this.engine.leave();
+  }
+
+  async stop(): Promise<void> {
+    const engine = this.engine;
+    this.engine = undefined;
+    await engine?.stop().catch((e) => this.log.warn('cluster', `stopping the zookeeper engine: ${(e as Error).message}`));
+    await this.session?.close();
+    this.session = undefined;
+  }
+}
+
+export async function createZookeeperDriver(option: string, log: Logger): Promise<ZookeeperDriver> {
+  return new ZookeeperDriver(parseZookeeperOption(option), log);
+}
