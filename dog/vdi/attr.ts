@@ -48,6 +48,17 @@ function cString(b: Buffer): Buffer {
   return nul < 0 ? b : b.subarray(0, nul);
 }
 
+/**
+ * A key longer than its 255-byte field is refused: the original cut it short
+ * silently, so two long keys with a common start named the same attribute.
+ */
+function keyTooLong(key: string): boolean {
+  const len = Buffer.byteLength(key, 'utf8');
+  if (len < SD_MAX_VDI_ATTR_KEY_LEN) return false;
+  err(`Attribute key is too long: ${len} bytes, at most ${SD_MAX_VDI_ATTR_KEY_LEN - 1}`);
+  return true;
+}
+
 export const setattr = {
   async run(dog: Dog, args: string[]): Promise<number> {
     const [name, key, arg] = args as [string, string | undefined, string | undefined];
@@ -56,9 +67,11 @@ export const setattr = {
       return EXIT.USAGE;
     }
     const o = dog.opts;
+    if (keyTooLong(key)) return EXIT.USAGE;
     let value: Buffer | undefined = arg === undefined ? undefined : Buffer.from(arg, 'utf8');
     if (value === undefined && !o.delete) {
-      const buf = Buffer.alloc(SD_MAX_VDI_ATTR_VALUE_LEN);
+      // one byte more than fits tells a value that is too long from one that fills the field
+      const buf = Buffer.alloc(SD_MAX_VDI_ATTR_VALUE_LEN + 1);
       try {
         value = buf.subarray(0, await readFull(0, buf, buf.length));
       } catch (e) {
@@ -66,7 +79,12 @@ export const setattr = {
         return EXIT.SYSFAIL;
       }
     }
-    if (value) value = cString(value).subarray(0, SD_MAX_VDI_ATTR_VALUE_LEN);
+    if (value) value = cString(value);
+    if (value && value.length > SD_MAX_VDI_ATTR_VALUE_LEN) {
+      // the original overflows its buffer here; refuse and change nothing
+      err(`Attribute value is too long: ${value.length} bytes, at most ${SD_MAX_VDI_ATTR_VALUE_LEN}`);
+      return EXIT.USAGE;
+    }
     let flags = 0;
     if (!o.delete) flags |= SD_FLAG.CMD_CREAT;
     if (o.exclusive) flags |= SD_FLAG.CMD_EXCL;
@@ -89,6 +107,7 @@ export const getattr = {
       err('Please specify the attribute key');
       return EXIT.USAGE;
     }
+    if (keyTooLong(key)) return EXIT.USAGE;
     const f = await findAttr(dog, name, key, undefined, 0);
     if (f.result === SD_RES.NO_OBJ) {
       err(`Attribute '${key}' not found`);
