@@ -1,0 +1,214 @@
+/**
+ * sheepfs's way to the cluster: requests go to one sheep (the one given with
+ * -a/-p, or set through config/sheep_info) over a few multiplexed connections.
+ * When that sheep stops answering, requests move to another member from the
+ * last node list; when none answers, a request fails after `opDeadlineMs`
+ * instead of hanging, and the next one tries them all again. Every request
+ * sheepfs sends is idempotent (reads, writes at fixed offsets, creations of
+ * the same data), so a retry after a lost reply is safe.
+ */
+import { SheepConnection, targetString, type Reply } from '../shared/client.js';
+import { SdError } from '../shared/errors.js';
+import { decodeNodes, nodeIoTarget, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+
+export interface HostPort { host: string; port: number }
+
+export interface LinkLimits {
+  /** total time one request may take, retries included (fuse-native gives up at its own timeout) */
+  opDeadlineMs: number;
+  /** time one attempt on one sheep may take before the connection counts as dead */
+  tryTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** sockets per sheep: requests are spread over them */
+  connectionsPerSheep: number;
+}
+
+export const DEFAULT_LIMITS: LinkLimits = {
+  opDeadlineMs: 12_000,
+  tryTimeoutMs: 6_000,
+  connectTimeoutMs: 2_000,
+  connectionsPerSheep: 4,
+};
+
+/** Results that say "this sheep cannot serve now": try again (elsewhere) until the deadline. */
+const TRANSIENT: ReadonlySet<number> = new Set([
+  SD_RES.NETWORK_ERROR, SD_RES.OLD_NODE_VER, SD_RES.NEW_NODE_VER, SD_RES.WAIT_FOR_JOIN,
+  SD_RES.WAIT_FOR_FORMAT, SD_RES.KILLED, SD_RES.SHUTDOWN, SD_RES.HALT, SD_RES.AGAIN,
+  SD_RES.STARTUP, SD_RES.INVALID_EPOCH, SD_RES.NODE_IN_RECOVERY,
+]);
+const RETRY_PAUSE_MS = 150;
+/** How often the member list is refreshed while things work. */
+const NODE_LIST_REFRESH_MS = 10_000;
+
+const key = (t: HostPort): string => `${t.host}:${t.port}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class SheepLink {
+  /** candidates in preference order: the chosen sheep first, then the members last seen */
+  private members: HostPort[] = [];
+  private readonly conns = new Map<string, (Promise<SheepConnection> | undefined)[]>();
+  private rr = 0;
+  private lastRefresh = 0;
+  private closed = false;
+  /** the sheep currently used; moves on failure */
+  private current: HostPort;
+
+  constructor(private primary: HostPort, readonly limits: LinkLimits = DEFAULT_LIMITS) {
+    this.current = primary;
+  }
+
+  /** The sheep given by the user (config/sheep_info shows it). */
+  get target(): HostPort {
+    return this.primary;
+  }
+
+  /** Switch to another sheep (config/sheep_info): it must answer. */
+  async retarget(t: HostPort): Promise<void> {
+    const c = await SheepConnection.connect(t, this.limits.connectTimeoutMs);
+    try {
+      const r = await c.request(SdHeader.request(SD_OP.GET_NODE_LIST, 0, SD_MAX_NODES * SD_NODE_SIZE), undefined, this.limits.tryTimeoutMs);
+      if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
+    } finally {
+      c.close();
+    }
+    this.primary = t;
+    this.current = t;
+    this.dropAll();
+  }
+
+  private connection(t: HostPort): Promise<SheepConnection> {
+    const k = key(t);
+    let slots = this.conns.get(k);
+    if (!slots) {
+      slots = new Array(this.limits.connectionsPerSheep).fill(undefined);
+      this.conns.set(k, slots);
+    }
+    const i = this.rr++ % slots.length;
+    const existing = slots[i];
+    if (existing) return existing;
+    const p = SheepConnection.connect(t, this.limits.connectTimeoutMs);
+    slots[i] = p;
+    p.then(
+      (c) => c.onClose(() => { if (slots![i] === p) slots![i] = undefined; }),
+      () => { if (slots![i] === p) slots![i] = undefined; },
+    );
+    return p;
+  }
+
+  private drop(t: HostPort): void {
+    const slots = this.conns.get(key(t));
+    if (!slots) return;
+    this.conns.delete(key(t));
+    for (const p of slots) p?.then((c) => c.close(), () => {});
+  }
+
+  private dropAll(): void {
+    for (const k of [...this.conns.keys()]) {
+      const [host, port] = [k.slice(0, k.lastIndexOf(':')), Number(k.slice(k.lastIndexOf(':') + 1))];
+      this.drop({ host, port });
+    }
+  }
+
+  /** The sheep to try after `failed`: the next candidate that is not it. */
+  private advance(failed: HostPort): void {
+    if (key(this.current) !== key(failed)) return; // someone already moved on
+    const all = this.candidates();
+    const at = all.findIndex((t) => key(t) === key(failed));
+    this.current = all[(at + 1) % all.length] ?? this.primary;
+  }
+
+  private candidates(): HostPort[] {
+    const seen = new Set<string>();
+    const out: HostPort[] = [];
+    for (const t of [this.primary, ...this.members]) {
+      if (seen.has(key(t))) continue;
+      seen.add(key(t));
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** Learn the members from the current sheep, so that there is somewhere to go when it dies. */
+  async refreshMembers(): Promise<SdNode[] | undefined> {
+    this.lastRefresh = Date.now();
+    try {
+      const r = await this.request(SdHeader.request(SD_OP.GET_NODE_LIST, 0, SD_MAX_NODES * SD_NODE_SIZE), undefined, { quickFail: true });
+      if (r.hdr.result !== SD_RES.SUCCESS) return undefined;
+      const nodes = decodeNodes(r.data, Math.floor(r.data.length / SD_NODE_SIZE));
+      if (nodes.length > 0) this.members = nodes.map(nodeIoTarget);
+      return nodes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Send one request and return its reply (whatever its result, except the
+   * transient ones, which are retried). Throws SdError(NETWORK_ERROR) when no
+   * sheep gave an answer before the deadline.
+   */
+  async request(req: SdHeader, payload?: Buffer, o: { to?: HostPort; quickFail?: boolean } = {}): Promise<Reply> {
+    if (this.closed) throw new SdError(SD_RES.NETWORK_ERROR, 'sheepfs is shutting down');
+    if (!o.to && !o.quickFail && Date.now() - this.lastRefresh > NODE_LIST_REFRESH_MS) void this.refreshMembers();
+    const deadline = Date.now() + this.limits.opDeadlineMs;
+    let last: unknown;
+    for (let attempt = 0; ; attempt++) {
+      const t = o.to ?? this.current;
+      const left = deadline - Date.now();
+      if (left <= 0 || (o.quickFail && attempt > 0)) break;
+      try {
+        const c = await withTimeout(this.connection(t), Math.min(left, this.limits.connectTimeoutMs));
+        const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), this.limits.tryTimeoutMs)));
+        if (!TRANSIENT.has(r.hdr.result)) return r;
+        last = new SdError(r.hdr.result, `from ${key(t)}`);
+      } catch (e) {
+        last = e;
+        if (!o.to) {
+          this.drop(t);
+          this.advance(t);
+          if (!o.quickFail) void this.refreshMembersSoon();
+        }
+      }
+      await sleep(Math.min(RETRY_PAUSE_MS * (attempt < 3 ? 1 : 3), Math.max(0, deadline - Date.now())));
+    }
+    const why = last instanceof Error ? last.message : 'no sheep answered';
+    throw new SdError(SD_RES.NETWORK_ERROR, `no sheep answered in ${this.limits.opDeadlineMs} ms (${why})`);
+  }
+
+  private refreshing = false;
+  private async refreshMembersSoon(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      await this.refreshMembers();
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Like request, but any non-success result throws SdError. */
+  async call(req: SdHeader, payload?: Buffer, o: { to?: HostPort } = {}): Promise<Reply> {
+    const r = await this.request(req, payload, o);
+    if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
+    return r;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.dropAll();
+  }
+
+  describe(): string {
+    return targetString(this.current);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SdError(SD_RES.NETWORK_ERROR, `no connection in ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * Object reads and writes through the link (the gateway sheep does the
+ * replication): the three requests sheepfs's I/O is made of.
+ */
+import type { Reply } from '../shared/client.js';
+import { SdError } from '../shared/errors.js';
+import { SD_FLAG } from '../shared/proto/flags.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+import type { SheepLink } from './link.js';
+
+/** A reply's payload as the requested range (a sheep may trim zero blocks off both ends). */
+export function untrim(reply: Reply, length: number): Buffer {
+  const data = reply.data;
+  const at = Number(reply.hdr.rspObjOffset);
+  if (data.length === length && at === 0) return data;
+  const out = Buffer.alloc(length);
+  if (at < length) data.copy(out, at, 0, Math.min(data.length, length - at));
+  return out;
+}
+
+export async function readObject(link: SheepLink, oid: bigint, length: number, offset: number, flags = 0): Promise<Buffer> {
+  const h = SdHeader.request(SD_OP.READ_OBJ, flags, length);
+  h.objOid = oid;
+  h.objOffset = offset;
+  const r = await link.request(h);
+  if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `read of object ${oid.toString(16)}`);
+  return untrim(r, length);
+}
+
+export interface ObjectWrite {
+  oid: bigint;
+  data: Buffer;
+  offset: number;
+  copies: number;
+  copyPolicy: number;
+  /** CREATE_AND_WRITE_OBJ instead of WRITE_OBJ */
+  create?: boolean;
+  /** copy-on-write source for a creation */
+  cowOid?: bigint;
+  flags?: number;
+}
+
+export async function writeObject(link: SheepLink, w: ObjectWrite): Promise<void> {
+  let flags = (w.flags ?? 0) | SD_FLAG.CMD_WRITE;
+  if (w.cowOid) flags |= SD_FLAG.CMD_COW;
+  const h = SdHeader.request(w.create ? SD_OP.CREATE_AND_WRITE_OBJ : SD_OP.WRITE_OBJ, flags, w.data.length);
+  h.objOid = w.oid;
+  h.objCowOid = w.cowOid ?? 0n;
+  h.objCopies = w.copies;
+  h.objCopyPolicy = w.copyPolicy;
+  h.objOffset = w.offset;
+  const r = await link.request(h, w.data);
+  if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `write of object ${w.oid.toString(16)}`);
+}
