@@ -56,8 +56,8 @@ interface RawClient extends EventEmitter {
   setData(path: string, data: Buffer, version: number, cb: (e: RawException | null) => void): void;
   exists(path: string, watcher: Watcher | undefined, cb: (e: RawException | null, stat?: object | null) => void): void;
   getChildren(path: string, watcher: Watcher | undefined, cb: (e: RawException | null, children?: string[]) => void): void;
-  /** internal: the current socket, which the watchdog destroys to fail over */
-  connectionManager: { socket?: Socket };
+  /** internals: the current socket, which the watchdog destroys to fail over, and the connect timeout */
+  connectionManager: { socket?: Socket; connectTimeout: number };
 }
 interface RawLib {
   createClient(servers: string, opts: { sessionTimeout: number; spinDelay: number; retries: number }): RawClient;
@@ -123,7 +123,7 @@ export class ZkSession {
       throw new ZkError(ZK_ERR.CONNECTION_LOSS, why);
     }
     s.lostFns.length = 0;
-    s.watchdog = setInterval(() => s.watch(), Math.max(20, Math.floor(s.timeoutMs / 12)));
+    s.watchdog = setInterval(() => s.watch(), Math.max(20, Math.floor(s.timeoutMs / 24)));
     s.watchdog.unref();
     return s;
   }
@@ -165,6 +165,9 @@ export class ZkSession {
     if (!this.alive) return;
     const granted = this.raw.getSessionTimeout();
     if (granted > 0) this.timeoutMs = granted;
+    // the library gives each server timeout/N to accept a connection; a silent
+    // one (partitioned) would eat most of the time left before we give up
+    this.raw.connectionManager.connectTimeout = Math.max(100, Math.floor(this.timeoutMs / 6));
     if (this.state === 'disconnected') this.o.log?.('info', 'ZooKeeper connection re-established, session kept');
     this.state = 'connected';
     this.heard();

@@ -31,13 +31,8 @@ test.after(async () => {
   await zk?.cleanup();
 });
 
-const zkTest = (name: string, fn: () => Promise<void>) => {
-  if (missing) {
-    test(`${name} (skipped: ${missing})`, () => console.log(`skip: ${missing}`));
-    return;
-  }
-  test(name, fn);
-};
+if (missing) console.log(`skip: ${missing}`);
+const zkTest = (name: string, fn: () => Promise<void>) => (missing ? test.skip(name, fn) : test(name, fn));
 
 zkTest('concurrent VDI creation through every sheep: all agree on every VDI and id', async () => {
   const creates = [];

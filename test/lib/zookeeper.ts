@@ -136,7 +136,8 @@ export class ZkServer {
 const BASE_CONF = [
   'tickTime=200',
   'initLimit=50',
-  'syncLimit=10',
+  // followers notice a lost leader after syncLimit ticks (1 s), then elect another
+  'syncLimit=5',
   'admin.enableServer=false',
   '4lw.commands.whitelist=*',
   // sessions from 0.4 s (2 ticks) to 60 s: tests pick short ones
