@@ -1,5 +1,6 @@
 import { SdError } from '../shared/errors.js';
 import { SD_RES } from '../shared/proto/results.js';
+import type { SdNode } from '../shared/node.js';
 import type { ObjectIo } from './gateway.js';
 import type { Sheep } from './sheep.js';
 
@@ -12,6 +13,14 @@ export class EcIo {
   }
 
   async write(_io: ObjectIo, _data: Buffer, _create: boolean): Promise<void> {
+    throw new SdError(SD_RES.NO_SUPPORT, 'erasure coding is not available');
+  }
+
+  /**
+   * Rebuild strip `stripIndex` of an EC object from any d strips found on the
+   * holder lists in `sources` (newest epoch first). Used by recovery.
+   */
+  async rebuildStrip(_oid: bigint, _stripIndex: number, _sources: SdNode[][]): Promise<Buffer> {
     throw new SdError(SD_RES.NO_SUPPORT, 'erasure coding is not available');
   }
 

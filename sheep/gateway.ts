@@ -155,6 +155,12 @@ export class Gateway {
       const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr, payload)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) throw failed[failed.length - 1]!.reason;
+      // A holder that moved to a new epoch while writing may have been read by
+      // recovery before our bytes landed: write again on the new ring (the
+      // write is idempotent) so no acknowledged write misses a new owner.
+      if (payload !== undefined && results.some((r) => r.status === 'fulfilled' && ((r.value.hdr.epoch - hdr.epoch) | 0) > 0)) {
+        throw new SdError(SD_RES.NEW_NODE_VER, 'the epoch changed during the write');
+      }
     });
   }
 

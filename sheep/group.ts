@@ -122,6 +122,9 @@ export class Group implements ClusterHandlers {
         return;
       }
     }
+    if (self && ci.epoch > 0 && !ci.nodes.some((n) => sameNode(n, this.s.self))) {
+      await this.s.setAsideAll(this.cinfo.epoch || ci.epoch);
+    }
     const wasFormatted = this.formatted;
     const myAuto = this.cinfo.flags & SD_CLUSTER_FLAG.AUTO_VNODES;
     this.cinfo = { ...ci, flags: ci.ctime === 0n ? (ci.flags & ~SD_CLUSTER_FLAG.AUTO_VNODES) | myAuto : ci.flags };
@@ -140,6 +143,7 @@ export class Group implements ClusterHandlers {
       if (!sameNodeSet(this.cinfo.nodes, this.members)) await this.newEpoch();
       else this.rebuildRing();
       await this.s.markRunning();
+      this.s.onServing();
     } else {
       this.rebuildRing();
     }
@@ -210,6 +214,13 @@ export class Group implements ClusterHandlers {
     await this.s.meta.putEpoch({ epoch: 1, nodes, time: BigInt(Math.floor(Date.now() / 1000)) });
     this.rebuildRing();
     for (const w of this.epochWaiters.splice(0)) w.resolve();
+  }
+
+  /** FORCE_RECOVER main part: serve with the members present, in a new epoch. */
+  async forceRecover(): Promise<void> {
+    this.cinfo.status = SD_STATUS.OK;
+    await this.newEpoch();
+    await this.s.markRunning();
   }
 
   setStatus(status: number): void {

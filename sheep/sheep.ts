@@ -21,7 +21,9 @@ import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
 import { Server } from './server.js';
 import { Stats } from './stats.js';
+import { Recovery } from './recovery.js';
 import { PlainStore } from './store/plain.js';
+import { parseObjectName } from './store/store.js';
 import type { ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
 import { VdiTable } from './vdi-table.js';
@@ -53,6 +55,7 @@ export class Sheep {
   readonly clusterOps: ClusterOps;
   readonly group: Group;
   readonly server: Server;
+  readonly recovery: Recovery;
   vdis!: VdiTable;
   meta!: MetaStore;
   store: ObjectStore | undefined;
@@ -61,6 +64,8 @@ export class Sheep {
   stopping = false;
   private lock: StoreLock | undefined;
   private exitHooks: (() => Promise<void> | void)[] = [];
+  /** the last run ended without a clean shutdown: recover once serving */
+  private uncleanStart = false;
 
   private constructor(readonly opts: SheepOptions, readonly baseDir: string, readonly log: Logger) {
     this.gateway = new Gateway(this);
@@ -69,6 +74,7 @@ export class Sheep {
     this.clusterOps = new ClusterOps(this);
     this.group = new Group(this);
     this.server = new Server(this);
+    this.recovery = new Recovery(this);
   }
 
   /**
@@ -97,6 +103,7 @@ export class Sheep {
     const o = this.opts;
     this.meta = await MetaStore.open(join(this.baseDir, 'meta'), this.baseDir);
     const conf = await this.meta.getConfig();
+    this.uncleanStart = conf !== undefined && conf.ctime !== 0n && !conf.shutdown;
     if (conf && conf.version !== SD_FORMAT_VERSION && !o.upgrade) {
       throw new Error(`store format version ${conf.version} is not ours (${SD_FORMAT_VERSION}); start with -u to upgrade`);
     }
@@ -177,6 +184,7 @@ export class Sheep {
       this.stats.end(def.kind, data?.length ?? 0);
     }
     if (rsp.result !== SD_RES.SUCCESS) throw new SdError(rsp.result);
+    rsp.epoch = this.group.epoch;
     return { hdr: rsp, data: data ?? Buffer.alloc(0) };
   }
 
@@ -244,22 +252,49 @@ export class Sheep {
     throw new SdError(SD_RES.BUFFER_SMALL);
   }
 
-  /** A new epoch began: the hook recovery hangs on. */
+  /** A new epoch began: recover what this node now owns. */
   onEpochChange(prevNodes: readonly SdNode[]): void {
     this.log.debug('main', `epoch ${this.group.epoch} follows a membership of ${prevNodes.length}`);
+    this.uncleanStart = false;
+    this.recovery.start(this.group.epoch - 1, true);
+  }
+
+  /** The cluster serves without a new epoch: after a crash, check what we own. */
+  onServing(): void {
+    if (!this.uncleanStart) return;
+    this.uncleanStart = false;
+    this.recovery.start(this.group.epoch, false);
+  }
+
+  /**
+   * We join a cluster whose latest epoch does not list us: every local object
+   * may have missed writes, so all of them go aside as stale copies (as of our
+   * own last epoch) and the ones we own are recovered from the members.
+   */
+  async setAsideAll(ownLastEpoch: number): Promise<void> {
+    const store = this.store;
+    if (!store) return;
+    let n = 0;
+    for (const name of [...store.names()]) {
+      const ref = parseObjectName(name);
+      if (!ref) continue;
+      await store.moveToStale(ref, ownLastEpoch);
+      n++;
+    }
+    if (n > 0) this.log.info('main', `not in the cluster's latest epoch: ${n} local objects set aside as stale`);
   }
 
   onVdiCopiesChanged(): void {
-    this.log.debug('main', 'VDI redundancy changed');
+    this.recovery.start(this.group.epoch, false);
   }
 
   onRecoveryEnabled(): void {
-    this.log.debug('main', 'recovery enabled');
+    this.log.info('main', 'recovery enabled');
   }
 
-  /** STAT_RECOVERY: recovery_state (24 bytes); nothing to recover yet. */
+  /** STAT_RECOVERY: recovery_state (24 bytes). */
   recoveryState(): Buffer {
-    return Buffer.alloc(24);
+    return this.recovery.state();
   }
 
   async diskInfo(): Promise<DiskInfo[]> {

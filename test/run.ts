@@ -6,7 +6,7 @@
  * Usage: node build/test/run.js [substring ...]   (only files whose path matches)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,7 @@ function parseSummary(text: string): { total: number; passed: number; skipped: n
 /** Kill by PID whatever a test file recorded as started and left running. */
 function killLeftovers(pidDir: string): string[] {
   const killed: string[] = [];
+  if (!existsSync(pidDir)) return killed;
   for (const name of readdirSync(pidDir)) {
     const pid = Number(readFileSync(join(pidDir, name), 'utf8'));
     rmSync(join(pidDir, name), { force: true });

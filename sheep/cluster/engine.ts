@@ -317,6 +317,9 @@ export class LogClusterDriver implements ClusterDriver {
 
   private async checkLiveness(): Promise<void> {
     if (!this.isMember || this.stopped) return;
+    // only members known before the snapshot: one that joins while alive() runs
+    // registered before its join event, but after our snapshot was taken
+    const known = [...this.members];
     let alive: Map<string, number | undefined>;
     try {
       alive = await this.backend.alive();
@@ -324,7 +327,8 @@ export class LogClusterDriver implements ClusterDriver {
       this.log.warn('cluster', `liveness check failed: ${(err as Error).message}`);
       return;
     }
-    for (const m of this.members) {
+    for (const m of known) {
+      if (!this.members.some((x) => x.id === m.id)) continue;
       if (m.id === this.id || alive.has(m.id) || this.reportedDead.has(m.id)) continue;
       this.reportedDead.add(m.id);
       this.log.warn('cluster', `member ${m.id} is gone`);

@@ -121,4 +121,28 @@ export const clusterAdminOps: OpTable = {
       s.group.cinfo.disableRecovery = true;
     },
   },
+  [SD_OP.COMPLETE_RECOVERY]: {
+    kind: 'cluster',
+    force: true,
+    async main(s, req, _rsp, _data, sender) {
+      await s.recovery.completed(sender, req.objTgtEpoch);
+    },
+  },
+  [SD_OP.FORCE_RECOVER]: {
+    kind: 'cluster',
+    force: true,
+    async work(s, req, _data, rsp) {
+      if (s.group.status !== SD_STATUS.WAIT || !s.group.formatted) throw new SdError(SD_RES.FORCE_RECOVER);
+      const raw = await s.meta.getEpochRaw(s.group.epoch);
+      if (!raw) throw new SdError(SD_RES.FORCE_RECOVER);
+      const nodes = raw.subarray(0, raw.length - 8);
+      if (req.dataLength < nodes.length) throw new SdError(SD_RES.INVALID_PARMS);
+      rsp.epoch = s.group.epoch;
+      return nodes;
+    },
+    async main(s, _req, rsp) {
+      if (rsp.epoch !== s.group.epoch) return;
+      await s.group.forceRecover();
+    },
+  },
 };

@@ -19,7 +19,11 @@ for (const table of TABLES) {
   for (const [code, def] of Object.entries(table)) {
     if (!def) continue;
     if (REGISTRY.has(Number(code))) throw new Error(`opcode 0x${Number(code).toString(16)} registered twice`);
-    REGISTRY.set(Number(code), def);
+    // peer ops are counted by epoch: a new recovery waits for the older ones
+    const tracked: OpDef = def.kind === 'peer'
+      ? { ...def, handle: (s, req, data, rsp) => s.recovery.tracked(() => def.handle(s, req, data, rsp)) }
+      : def;
+    REGISTRY.set(Number(code), tracked);
   }
 }
 

@@ -3,10 +3,14 @@ import { SdError } from '../../shared/errors.js';
 import { writeCString } from '../../shared/inode.js';
 import { encodeNodes, SD_NODE_SIZE } from '../../shared/node.js';
 import { isEcObj } from '../../shared/oid.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { Sheep } from '../sheep.js';
 import type { OpTable } from './types.js';
+
+/** recovery_throttling: u32 max_exec_count, u64 queue_work_interval (ms), bool throttling */
+const RECOVERY_THROTTLE_SIZE = 24;
 
 export const MD_INFO_SIZE = 263688;
 const MD_INFO_ENTRY = 4120;
@@ -116,11 +120,35 @@ export const nodeOps: OpTable = {
   [SD_OP.GET_OBJ_LIST]: {
     kind: 'local',
     async handle(s, req) {
-      const oids = s.store ? s.store.oids() : [];
+      // recovery (flag set) also needs the copies moved aside: they may be the last ones
+      const withStale = (req.flags & SD_FLAG.CMD_RECOVERY) !== 0;
+      const oids = !s.store ? [] : withStale ? [...new Set([...s.store.oids(), ...s.store.staleOids()])] : s.store.oids();
       if (8 * oids.length > req.dataLength) throw new SdError(SD_RES.BUFFER_SMALL);
       const out = Buffer.alloc(8 * oids.length);
       oids.forEach((o, i) => out.writeBigUInt64LE(o, 8 * i));
       return out;
+    },
+  },
+  [SD_OP.GET_RECOVERY]: {
+    kind: 'local',
+    force: true,
+    async handle(s) {
+      const b = Buffer.alloc(RECOVERY_THROTTLE_SIZE);
+      const t = s.recovery.throttle;
+      b.writeUInt32LE(t.max >>> 0, 0);
+      b.writeBigUInt64LE(BigInt(t.intervalMs), 8);
+      b[16] = t.max > 0 && t.intervalMs > 0 ? 1 : 0;
+      return b;
+    },
+  },
+  [SD_OP.SET_RECOVERY]: {
+    kind: 'local',
+    force: true,
+    async handle(s, _req, data) {
+      if (!data || data.length < RECOVERY_THROTTLE_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
+      const max = data.readUInt32LE(0);
+      const intervalMs = Number(data.readBigUInt64LE(8));
+      s.recovery.throttle = max > 0 && intervalMs > 0 ? { max, intervalMs } : { max: 0, intervalMs: 0 };
     },
   },
   [SD_OP.STAT_RECOVERY]: {

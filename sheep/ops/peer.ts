@@ -1,5 +1,6 @@
 import { SdError } from '../../shared/errors.js';
 import { ecPolicyToDp, isEcObj, isSparseObj, isLedgerObj, SD_LEDGER_OBJ_SIZE } from '../../shared/oid.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -27,7 +28,11 @@ function localSize(s: Sheep, req: SdHeader, ref: ObjectRef): number {
   return size / ecPolicyToDp(s.gateway.copyPolicy(ref.oid, req.objCopyPolicy)).d;
 }
 
-/** Requests from an older epoch are refused; from a newer one they wait for us to catch up. */
+/**
+ * Requests from an older epoch are refused; from a newer one they wait for us to
+ * catch up. Then an object this node owns but has not recovered yet is
+ * recovered first (recovery's own reads skip that: they must not wait on it).
+ */
 async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void> {
   const diff = (req.epoch - s.group.epoch) | 0;
   if (diff < 0) {
@@ -35,6 +40,9 @@ async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void>
     throw new SdError(SD_RES.OLD_NODE_VER);
   }
   if (diff > 0) await s.group.waitForEpoch(req.epoch);
+  if ((req.flags & SD_FLAG.CMD_RECOVERY) === 0) {
+    await s.recovery.beforeAccess(req.opcode === SD_OP.DECREF_PEER ? req.refOid : req.objOid);
+  }
 }
 
 function checkRange(offset: number, length: number, size: number): void {
@@ -42,7 +50,7 @@ function checkRange(offset: number, length: number, size: number): void {
 }
 
 /** Leading and trailing all-zero 4 KiB blocks of a sparse object's payload stay holes. */
-function trimZeroBlocks(offset: number, data: Buffer): { offset: number; data: Buffer } {
+export function trimZeroBlocks(offset: number, data: Buffer): { offset: number; data: Buffer } {
   const BLOCK = 4096;
   let start = 0;
   let end = data.length;
@@ -78,6 +86,13 @@ const readPeer: OpHandler = async (s, req, _data, rsp) => {
   const store = storeOf(s);
   const ref = refOf(s, req);
   checkRange(req.objOffset, req.dataLength, localSize(s, req, ref));
+  if ((req.flags & SD_FLAG.CMD_RECOVERY) !== 0 && !store.exists(ref)) {
+    // a recovering node asks for the copy as of obj.tgt_epoch: a stale copy
+    // moved aside at that epoch or later is as new as it gets
+    const tag = store.staleEpoch(ref);
+    if (tag === undefined || tag < req.objTgtEpoch) throw new SdError(SD_RES.NO_OBJ);
+    return store.readStale(ref, tag, req.objOffset, req.dataLength);
+  }
   return store.read(ref, req.objOffset, req.dataLength);
 };
 

@@ -30,6 +30,8 @@ function noObj(): SdError {
 export class PlainStore implements ObjectStore {
   readonly kind = 'plain';
   private readonly live = new Set<string>();
+  /** stale copies: object name -> epoch tags */
+  private readonly stale = new Map<string, number[]>();
   private readonly fds = new Map<string, fsp.FileHandle>();
   private readonly openFlags: number;
   private usedCache: { at: number; used: bigint } | null = null;
@@ -59,6 +61,11 @@ export class PlainStore implements ObjectStore {
         continue;
       }
       if (parseObjectName(name)) this.live.add(name);
+    }
+    for (const name of await fsp.readdir(this.staleDir)) {
+      const m = /^(.+)\.(\d+)$/.exec(name);
+      if (m && parseObjectName(m[1]!)) this.addStale(m[1]!, Number(m[2]));
+      else if (name.endsWith('.tmp')) await fsp.rm(join(this.staleDir, name), { force: true });
     }
     await this.o.meta.reconcileObjs(this.live, epoch);
     this.o.log.info('store', `plain store at ${this.o.dir}: ${this.live.size} objects`);
@@ -206,8 +213,63 @@ export class PlainStore implements ObjectStore {
     await fsp.rm(this.o.dir, { recursive: true, force: true });
     await fsp.mkdir(this.staleDir, { recursive: true });
     this.live.clear();
+    this.stale.clear();
     this.usedCache = null;
     await this.o.meta.clearObjs();
+  }
+
+  private addStale(name: string, epoch: number): void {
+    const tags = this.stale.get(name) ?? [];
+    if (!tags.includes(epoch)) tags.push(epoch);
+    tags.sort((a, b) => a - b);
+    this.stale.set(name, tags);
+  }
+
+  async moveToStale(ref: ObjectRef, epoch: number): Promise<void> {
+    const name = objectName(ref.oid, ref.ec);
+    if (!this.live.has(name)) throw noObj();
+    this.dropFd(name);
+    await fsp.rename(this.path(name), join(this.staleDir, `${name}.${epoch}`));
+    if (!this.o.nosync) await syncDir(this.staleDir);
+    this.live.delete(name);
+    this.addStale(name, epoch);
+    this.usedCache = null;
+    await this.o.meta.delObj(name);
+  }
+
+  staleEpoch(ref: ObjectRef): number | undefined {
+    return this.stale.get(objectName(ref.oid, ref.ec))?.at(-1);
+  }
+
+  async readStale(ref: ObjectRef, epoch: number, offset: number, length: number): Promise<Buffer> {
+    const name = objectName(ref.oid, ref.ec);
+    if (!this.stale.get(name)?.includes(epoch)) throw noObj();
+    const fh = await fsp.open(join(this.staleDir, `${name}.${epoch}`), constants.O_RDONLY);
+    try {
+      const buf = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  staleOids(): bigint[] {
+    const set = new Set<bigint>();
+    for (const name of this.stale.keys()) set.add(parseObjectName(name)!.oid);
+    return [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async purgeStale(): Promise<void> {
+    this.stale.clear();
+    await fsp.rm(this.staleDir, { recursive: true, force: true });
+    await fsp.mkdir(this.staleDir, { recursive: true });
+    this.usedCache = null;
   }
 
   async close(): Promise<void> {

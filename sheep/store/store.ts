@@ -54,5 +54,19 @@ export interface ObjectStore {
   space(): Promise<SpaceInfo>;
   /** Remove every object (cluster format). */
   purge(): Promise<void>;
+  /**
+   * Move a live object aside as `.stale/<name>.<epoch>`: this node no longer
+   * owns it, but recovery elsewhere may still read it until the cluster has
+   * finished recovering `epoch + 1`.
+   */
+  moveToStale(ref: ObjectRef, epoch: number): Promise<void>;
+  /** Newest stale epoch tag of an object, or undefined. */
+  staleEpoch(ref: ObjectRef): number | undefined;
+  /** Read a stale copy tagged `epoch`. */
+  readStale(ref: ObjectRef, epoch: number, offset: number, length: number): Promise<Buffer>;
+  /** Oids of stale copies, ascending and without duplicates. */
+  staleOids(): bigint[];
+  /** Forget every stale copy (the whole cluster has recovered). */
+  purgeStale(): Promise<void>;
   close(): Promise<void>;
 }

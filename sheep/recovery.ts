@@ -1,0 +1,440 @@
+import { resultOf, SdError } from '../shared/errors.js';
+import { decodeNodes, encodeNode, nodeAddrString, nodeKey, type SdNode } from '../shared/node.js';
+import { ecPolicyToDp, isEcObj } from '../shared/oid.js';
+import { VnodeRing } from '../shared/placement.js';
+import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
+import { SdHeader } from '../shared/proto/header.js';
+import { SD_OP } from '../shared/proto/opcodes.js';
+import { SD_RES } from '../shared/proto/results.js';
+import { trimZeroBlocks } from './ops/peer.js';
+import type { Sheep } from './sheep.js';
+import { parseObjectName, type ObjectRef } from './store/store.js';
+
+/** Objects recovered at once (the original runs 2 workers per disk). */
+export const RECOVERY_WORKERS = 2;
+/** First GET_OBJ_LIST buffer; doubled on BUFFER_SMALL. */
+const OBJ_LIST_START_BYTES = 1 << 20;
+const OBJ_LIST_MAX_BYTES = 1 << 30;
+/** A peer that does not answer a recovery request in this long is skipped. */
+const RECOVERY_PEER_TIMEOUT_MS = 30_000;
+/** How long a new recovery waits for peer ops of the previous epoch to finish. */
+const DRAIN_OLD_OPS_MS = 30_000;
+
+/** recovery_state.state (§16.5) */
+export const RECOVERY_PHASE = { PREPARE: 0, RECOVER: 1, NOTIFY: 2 } as const;
+
+interface Run {
+  gen: number;
+  /** epoch the recovery works for */
+  epoch: number;
+  /** newest epoch whose holders are asked first */
+  tgtEpoch: number;
+  notify: boolean;
+  phase: number;
+  total: number;
+  finished: number;
+  /** owned objects not recovered yet */
+  pending: Set<bigint>;
+  listReady: Promise<void>;
+  markListReady: () => void;
+}
+
+class Superseded extends Error {}
+
+/**
+ * Recovery: after a membership change every sheep moves aside the objects it no
+ * longer owns (`.stale/<name>.<epoch>`), lists every object in the cluster, and
+ * fetches the ones it now owns from the holders of earlier epochs, newest epoch
+ * first. Stale copies are dropped only once every member has reported that its
+ * recovery of the current epoch is complete, so an interrupted recovery never
+ * loses the last copy. A peer request for an object still pending is served
+ * after that object is recovered, ahead of the list.
+ */
+export class Recovery {
+  private gen = 0;
+  private run: Run | undefined;
+  /** oid -> its recovery in progress */
+  private readonly inflight = new Map<bigint, Promise<void>>();
+  /** peer ops in progress, by the epoch they started in */
+  private readonly opsByEpoch = new Map<number, number>();
+  private opsDrained: (() => void)[] = [];
+  /** oldest epoch recovery needs to look back to: all members had recovered it */
+  lastGatheredEpoch = 1;
+  private reported = { epoch: 0, nodes: new Set<string>() };
+  throttle = { max: 0, intervalMs: 0 };
+
+  constructor(private readonly s: Sheep) {
+    if (s.opts.recovery) this.throttle = { max: s.opts.recovery.max, intervalMs: s.opts.recovery.interval };
+  }
+
+  get active(): boolean {
+    return this.run !== undefined;
+  }
+
+  /** STAT_RECOVERY reply (recovery_state, 24 bytes). */
+  state(): Buffer {
+    const b = Buffer.alloc(24);
+    const r = this.run;
+    if (!r) return b;
+    b[0] = 1;
+    b.writeUInt32LE(r.phase, 4);
+    b.writeBigUInt64LE(BigInt(r.finished), 8);
+    b.writeBigUInt64LE(BigInt(r.total), 16);
+    return b;
+  }
+
+  // --- peer op bookkeeping ----------------------------------------------------
+
+  /** Wrap a peer op so that a new recovery can wait for ops of older epochs. */
+  async tracked<T>(fn: () => Promise<T>): Promise<T> {
+    const epoch = this.s.group.epoch;
+    this.opsByEpoch.set(epoch, (this.opsByEpoch.get(epoch) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (this.opsByEpoch.get(epoch) ?? 1) - 1;
+      if (left === 0) this.opsByEpoch.delete(epoch);
+      else this.opsByEpoch.set(epoch, left);
+      for (const w of this.opsDrained.splice(0)) w();
+    }
+  }
+
+  private olderOpsInFlight(epoch: number): boolean {
+    for (const e of this.opsByEpoch.keys()) if (e < epoch) return true;
+    return false;
+  }
+
+  private async drainOlderOps(epoch: number): Promise<void> {
+    const deadline = Date.now() + DRAIN_OLD_OPS_MS;
+    while (this.olderOpsInFlight(epoch) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.opsDrained.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  /**
+   * Called by every peer object op before it touches the store: an object this
+   * node owns but has not recovered yet is recovered first.
+   */
+  async beforeAccess(oid: bigint): Promise<void> {
+    const r = this.run;
+    if (!r || !this.s.store) return;
+    if (r.phase === RECOVERY_PHASE.PREPARE && !this.hasLocal(oid)) await r.listReady;
+    if (r.pending.has(oid)) await this.recoverNow(r, oid);
+  }
+
+  // --- life cycle -----------------------------------------------------------
+
+  /**
+   * Start recovering the current epoch, looking back from `tgtEpoch`. A running
+   * recovery is superseded: it stops after the objects in flight.
+   */
+  start(tgtEpoch: number, notify: boolean): void {
+    if (this.s.group.status !== SD_STATUS.OK) return;
+    const gen = ++this.gen;
+    let markListReady!: () => void;
+    const listReady = new Promise<void>((resolve) => { markListReady = resolve; });
+    const r: Run = {
+      gen, epoch: this.s.group.epoch, tgtEpoch, notify, phase: RECOVERY_PHASE.PREPARE,
+      total: 0, finished: 0, pending: new Set(), listReady, markListReady,
+    };
+    const prev = this.run;
+    prev?.markListReady();
+    this.run = r;
+    this.s.log.info('recovery', `recovery of epoch ${r.epoch} starts (looking back from epoch ${tgtEpoch})`);
+    void this.execute(r).catch((e) => {
+      r.markListReady();
+      if (e instanceof Superseded) return;
+      this.s.log.err('recovery', `recovery of epoch ${r.epoch} failed: ${(e as Error).stack ?? e}`);
+      if (this.run === r) this.run = undefined;
+    });
+  }
+
+  private check(r: Run): void {
+    if (r.gen !== this.gen || this.s.stopping) throw new Superseded();
+  }
+
+  private async execute(r: Run): Promise<void> {
+    await this.drainOlderOps(r.epoch);
+    await Promise.allSettled([...this.inflight.values()]);
+    this.check(r);
+    const store = this.s.store;
+    if (store) {
+      for (const name of [...store.names()]) {
+        const ref = parseObjectName(name);
+        if (ref && !this.owns(ref)) await store.moveToStale(ref, r.tgtEpoch);
+      }
+      this.check(r);
+      const list = await this.buildList(r);
+      this.check(r);
+      for (const oid of list) if (!this.hasLocal(oid)) r.pending.add(oid);
+      r.total = list.length;
+      r.finished = list.length - r.pending.size;
+      this.s.log.info('recovery', `epoch ${r.epoch}: ${r.pending.size} of ${list.length} owned objects to recover`);
+    }
+    r.phase = RECOVERY_PHASE.RECOVER;
+    r.markListReady();
+    if (!this.s.group.cinfo.disableRecovery) await this.work(r);
+    else await this.waitEnabled(r);
+    this.check(r);
+    r.phase = RECOVERY_PHASE.NOTIFY;
+    this.s.log.info('recovery', `recovery of epoch ${r.epoch} complete`);
+    if (r.notify) {
+      const self = encodeNode(this.s.self);
+      const req = SdHeader.request(SD_OP.COMPLETE_RECOVERY, SD_FLAG.CMD_WRITE, self.length);
+      req.objTgtEpoch = r.epoch;
+      await this.s.runInternalClusterOp(req, self).catch((e) => {
+        this.s.log.warn('recovery', `reporting completion of epoch ${r.epoch}: ${(e as Error).message}`);
+      });
+    }
+    if (this.run === r) this.run = undefined;
+  }
+
+  /** With recovery disabled, only objects that clients touch are recovered. */
+  private async waitEnabled(r: Run): Promise<void> {
+    while (this.s.group.cinfo.disableRecovery) {
+      this.check(r);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await this.work(r);
+  }
+
+  private async work(r: Run): Promise<void> {
+    const queue = [...r.pending].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let next = 0;
+    let windowStart = Date.now();
+    let inWindow = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        this.check(r);
+        if (this.throttle.max > 0 && this.throttle.intervalMs > 0) {
+          if (Date.now() - windowStart >= this.throttle.intervalMs) {
+            windowStart = Date.now();
+            inWindow = 0;
+          }
+          if (inWindow >= this.throttle.max) {
+            await new Promise((resolve) => setTimeout(resolve, windowStart + this.throttle.intervalMs - Date.now()));
+            continue;
+          }
+          inWindow++;
+        }
+        const oid = queue[next++]!;
+        if (!r.pending.has(oid)) continue;
+        await this.recoverNow(r, oid);
+      }
+    };
+    await Promise.all(Array.from({ length: RECOVERY_WORKERS }, worker));
+  }
+
+  /** Recover one object now (or join its recovery in progress). */
+  private recoverNow(r: Run, oid: bigint): Promise<void> {
+    const running = this.inflight.get(oid);
+    if (running) return running;
+    const p = this.recoverObject(r, oid)
+      .catch((e) => {
+        if (e instanceof Superseded) return;
+        this.s.log.warn('recovery', `object ${oid.toString(16)}: ${(e as Error).message}`);
+      })
+      .finally(() => {
+        this.inflight.delete(oid);
+        if (r.pending.delete(oid)) r.finished++;
+      });
+    this.inflight.set(oid, p);
+    return p;
+  }
+
+  // --- ownership and the object list ---------------------------------------
+
+  private copies(oid: bigint): number {
+    return this.s.gateway.copies(oid, 0);
+  }
+
+  private ecStrips(oid: bigint): number | undefined {
+    const policy = this.s.gateway.copyPolicy(oid, 0);
+    if (!isEcObj(oid, policy)) return undefined;
+    const { d, p } = ecPolicyToDp(policy);
+    return d + p;
+  }
+
+  /** The strip index this node holds of an object (EC), -1 if none, undefined for replicas. */
+  private myStrip(oid: bigint, ring: VnodeRing): number | undefined {
+    const strips = this.ecStrips(oid);
+    if (strips === undefined) return undefined;
+    return ring.holders(oid, strips).findIndex((n) => this.s.isSelf(n));
+  }
+
+  private ownsOid(oid: bigint, ring = this.s.group.ring): boolean {
+    if (ring.isEmpty) return false;
+    const strips = this.ecStrips(oid);
+    return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.isSelf(n));
+  }
+
+  private owns(ref: ObjectRef): boolean {
+    const ring = this.s.group.ring;
+    if (ring.isEmpty) return false;
+    if (ref.ec === undefined) return this.ownsOid(ref.oid, ring);
+    return this.myStrip(ref.oid, ring) === ref.ec;
+  }
+
+  private ref(oid: bigint): ObjectRef {
+    const strip = this.myStrip(oid, this.s.group.ring);
+    return { oid, ec: strip === undefined || strip < 0 ? undefined : strip };
+  }
+
+  private hasLocal(oid: bigint): boolean {
+    return this.s.store?.exists(this.ref(oid)) ?? false;
+  }
+
+  /** Every object (live or stale) on any member that this node owns now. */
+  private async buildList(r: Run): Promise<bigint[]> {
+    const all = new Set<bigint>();
+    const members = this.s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || this.s.isSelf(n));
+    const start = Math.floor(Math.random() * Math.max(1, members.length));
+    for (let i = 0; i < members.length; i++) {
+      this.check(r);
+      const n = members[(start + i) % members.length]!;
+      try {
+        for (const oid of await this.objectList(n)) all.add(oid);
+      } catch (e) {
+        this.s.log.warn('recovery', `no object list from ${nodeAddrString(n)}: ${(e as Error).message}`);
+      }
+    }
+    return [...all].filter((oid) => this.ownsOid(oid)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private async objectList(n: SdNode): Promise<bigint[]> {
+    const store = this.s.store;
+    if (this.s.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
+    for (let len = OBJ_LIST_START_BYTES; len <= OBJ_LIST_MAX_BYTES; len *= 2) {
+      const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
+      req.epoch = this.s.group.epoch;
+      const conn = await this.s.pool.get(this.s.ioTarget(n));
+      const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
+      if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
+      if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result);
+      const out: bigint[] = [];
+      for (let at = 0; at + 8 <= rsp.data.length; at += 8) out.push(rsp.data.readBigUInt64LE(at));
+      return out;
+    }
+    throw new SdError(SD_RES.BUFFER_SMALL);
+  }
+
+  // --- one object -------------------------------------------------------------
+
+  /** Members of an epoch: from our log, else from a member that has it (then kept). */
+  private async epochNodes(epoch: number): Promise<SdNode[] | undefined> {
+    if (epoch === this.s.group.epoch) return this.s.group.cinfo.nodes;
+    const rec = await this.s.meta.getEpoch(epoch);
+    if (rec) return rec.nodes;
+    for (const n of this.s.group.members) {
+      if (this.s.isSelf(n)) continue;
+      try {
+        const req = SdHeader.request(SD_OP.GET_EPOCH, 0, 80 * 6144 + 8);
+        req.objTgtEpoch = epoch;
+        const conn = await this.s.pool.get(this.s.ioTarget(n));
+        const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
+        if (rsp.hdr.result !== SD_RES.SUCCESS || rsp.data.length < 8) continue;
+        const nodes = decodeNodes(rsp.data, (rsp.data.length - 8) / 80);
+        await this.s.meta.putEpoch({ epoch, nodes, time: rsp.data.readBigUInt64LE(rsp.data.length - 8) });
+        return nodes;
+      } catch {
+        // try the next member
+      }
+    }
+    return undefined;
+  }
+
+  private async recoverObject(r: Run, oid: bigint): Promise<void> {
+    const store = this.s.store;
+    if (!store) return;
+    const ref = this.ref(oid);
+    if (store.exists(ref)) return;
+    if (ref.ec !== undefined) {
+      await this.recoverStrip(r, oid, ref.ec);
+      return;
+    }
+    const size = this.s.gateway.objSize(oid);
+    const alive = new Set(this.s.group.members.map(nodeKey));
+    for (let e = r.tgtEpoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
+      this.check(r);
+      const nodes = await this.epochNodes(e);
+      if (!nodes) continue;
+      const ring = new VnodeRing(this.s.group.effective(nodes));
+      if (ring.isEmpty) continue;
+      for (const h of ring.holders(oid, this.copies(oid))) {
+        let data: Buffer | undefined;
+        if (this.s.isSelf(h)) {
+          const tag = store.staleEpoch(ref);
+          if (tag !== undefined && tag >= e) data = await store.readStale(ref, tag, 0, size);
+        } else if (alive.has(nodeKey(h))) {
+          data = await this.fetch(h, oid, e, size);
+        }
+        if (!data) continue;
+        this.check(r);
+        if (store.exists(ref)) return;
+        const t = trimZeroBlocks(0, data);
+        await store.create(ref, t.offset, t.data, size, this.s.group.epoch);
+        this.s.log.debug('recovery', `${oid.toString(16)} recovered from ${nodeAddrString(h)} (epoch ${e})`);
+        return;
+      }
+    }
+    throw new SdError(SD_RES.NO_OBJ, `no copy found in epochs ${r.tgtEpoch}..${this.lastGatheredEpoch}`);
+  }
+
+  /** An erasure-coded strip is rebuilt from any d strips of the current or older epochs. */
+  private async recoverStrip(r: Run, oid: bigint, strip: number): Promise<void> {
+    const sources: SdNode[][] = [];
+    for (let e = r.tgtEpoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
+      const nodes = await this.epochNodes(e);
+      if (!nodes) continue;
+      const ring = new VnodeRing(this.s.group.effective(nodes));
+      if (!ring.isEmpty) sources.push(ring.holders(oid, this.ecStrips(oid)!));
+    }
+    this.check(r);
+    const data = await this.s.ec.rebuildStrip(oid, strip, sources);
+    const store = this.s.store!;
+    const ref = { oid, ec: strip };
+    if (store.exists(ref)) return;
+    await store.create(ref, 0, data, data.length, this.s.group.epoch);
+  }
+
+  /** READ_PEER with the recovery flag: the holder answers from its live or stale copy. */
+  private async fetch(n: SdNode, oid: bigint, tgtEpoch: number, size: number, ec?: number): Promise<Buffer | undefined> {
+    const req = SdHeader.request(SD_OP.READ_PEER, SD_FLAG.CMD_RECOVERY, size);
+    req.epoch = this.s.group.epoch;
+    req.objOid = oid;
+    req.objTgtEpoch = tgtEpoch;
+    if (ec !== undefined) req.objEcIndex = ec;
+    try {
+      const conn = await this.s.pool.get(this.s.ioTarget(n));
+      const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
+      if (rsp.hdr.result === SD_RES.OLD_NODE_VER) throw new Superseded();
+      if (rsp.hdr.result !== SD_RES.SUCCESS) return undefined;
+      return rsp.data.length === size ? rsp.data : Buffer.concat([rsp.data, Buffer.alloc(size - rsp.data.length)]);
+    } catch (e) {
+      if (e instanceof Superseded) throw e;
+      this.s.log.debug('recovery', `${oid.toString(16)} from ${nodeAddrString(n)}: ${resultOf(e)}`);
+      return undefined;
+    }
+  }
+
+  // --- completion ---------------------------------------------------------------
+
+  /** COMPLETE_RECOVERY main part, on every sheep in cluster order. */
+  async completed(node: SdNode, epoch: number): Promise<void> {
+    if (epoch !== this.s.group.epoch) return;
+    if (this.reported.epoch !== epoch) this.reported = { epoch, nodes: new Set() };
+    this.reported.nodes.add(nodeKey(node));
+    const all = this.s.group.cinfo.nodes.every((n) => this.reported.nodes.has(nodeKey(n)));
+    if (!all) return;
+    this.lastGatheredEpoch = epoch;
+    // our own report is among them, so a run of this epoch is only notifying
+    const r = this.run;
+    if (this.s.store && (!r || (r.epoch === epoch && r.phase === RECOVERY_PHASE.NOTIFY))) {
+      await this.s.store.purgeStale();
+      this.s.log.info('recovery', `every member recovered epoch ${epoch}: stale copies dropped`);
+    }
+  }
+}
