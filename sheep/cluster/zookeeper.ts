@@ -28,7 +28,7 @@ import * as fsp from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { SdError } from '../../shared/errors.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import type { SdNode } from '../../shared/node.js';
+import { nodeAddrString, type SdNode } from '../../shared/node.js';
 import type { Logger } from '../log.js';
 import type { ClusterDriver, ClusterHandlers } from './driver.js';
 import { LogClusterDriver } from './engine.js';
@@ -82,6 +82,8 @@ export function parseZookeeperOption(option: string): ZookeeperOptions {
 const seqName = (seq: number) => String(seq).padStart(10, '0');
 
 interface Identity {
+  /** /etc/machine-id: the same across reboots */
+  machine: string;
   boot: string;
   pidns: string;
   pid: number;
@@ -90,6 +92,8 @@ interface Identity {
 
 interface Registration extends Identity {
   joinSeq: number | null;
+  /** the sheep's address (ip:port), so a restarted sheep finds its predecessor */
+  addr: string | null;
 }
 
 async function procStart(pid: number): Promise<{ start: string; running: boolean } | undefined> {
@@ -105,10 +109,11 @@ async function procStart(pid: number): Promise<{ start: string; running: boolean
 
 /** Who we are on this machine: processes with the same boot id and pid namespace share pids. */
 async function selfIdentity(): Promise<Identity> {
+  const machine = (await fsp.readFile('/etc/machine-id', 'utf8').catch(() => '')).trim();
   const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
   const pidns = await fsp.readlink('/proc/self/ns/pid').catch(() => '');
   const me = await procStart(process.pid);
-  return { boot, pidns, pid: process.pid, start: me?.start ?? '' };
+  return { machine, boot, pidns, pid: process.pid, start: me?.start ?? '' };
 }
 
 /** The LogBackend contract on znodes (see the file comment for the layout). */
@@ -122,6 +127,7 @@ export class ZookeeperBackend implements LogBackend {
   private readonly known = new Map<string, Registration>();
   private changeFns: (() => void)[] = [];
   private closed = false;
+  private addr: string | null = null;
 
   constructor(private readonly zk: ZkSession, readonly base: string, private readonly log?: Logger) {
     this.queue = `${base}/queue`;
@@ -138,9 +144,49 @@ export class ZookeeperBackend implements LogBackend {
     return `${this.members}/${id}`;
   }
 
+  /** Our sheep's address, recorded in the registration. */
+  setAddress(addr: string): void {
+    this.addr = addr;
+  }
+
+  private registration(joinSeq: number | null): Buffer {
+    return Buffer.from(JSON.stringify({ ...this.me!, joinSeq, addr: this.addr } satisfies Registration));
+  }
+
+  /**
+   * Before registering: a registration under our address belongs to an
+   * earlier run of this sheep. One of a dead process of this machine is
+   * removed by scan(); one from before this machine restarted is removed
+   * here; any other (another machine's, or a live duplicate) is waited for
+   * until its session can have expired, and then left to the join rules.
+   */
+  private async clearPredecessor(): Promise<void> {
+    if (!this.addr) return;
+    const deadline = Date.now() + this.zk.sessionTimeoutMs + 2000;
+    let said = false;
+    for (;;) {
+      const prev = [...(await this.scan())].filter(([, r]) => r.addr === this.addr);
+      if (prev.length === 0) return;
+      for (const [id, r] of prev) {
+        if (this.me!.machine && r.machine === this.me!.machine && r.boot !== this.me!.boot) {
+          this.log?.info('cluster', `removing the registration ${id} of ${r.addr} from before this machine restarted`);
+          await this.zk.remove(this.regPath(id));
+          this.known.delete(id);
+        }
+      }
+      if (Date.now() > deadline) return;
+      if (!said) {
+        said = true;
+        this.log?.warn('cluster', `${this.addr} is still registered by an earlier session; waiting up to ${this.zk.sessionTimeoutMs} ms for it to expire`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   async register(id: string): Promise<void> {
-    await this.alive(); // clears what dead processes of this machine left
-    const data = Buffer.from(JSON.stringify({ ...this.me!, joinSeq: null } satisfies Registration));
+    await this.scan(); // clears what dead processes of this machine left
+    await this.clearPredecessor();
+    const data = this.registration(null);
     for (;;) {
       try {
         await this.zk.create(this.regPath(id), data, 'ephemeral');
@@ -153,11 +199,18 @@ export class ZookeeperBackend implements LogBackend {
   }
 
   async setJoinSeq(id: string, seq: number): Promise<void> {
-    await this.zk.setData(this.regPath(id), Buffer.from(JSON.stringify({ ...this.me!, joinSeq: seq } satisfies Registration)));
+    await this.zk.setData(this.regPath(id), this.registration(seq));
   }
 
   async alive(): Promise<Map<string, number | undefined>> {
     const out = new Map<string, number | undefined>();
+    for (const [id, r] of await this.scan()) out.set(id, r.joinSeq ?? undefined);
+    return out;
+  }
+
+  /** Live registrations; those of dead processes of this machine are removed on the way. */
+  private async scan(): Promise<Map<string, Registration>> {
+    const out = new Map<string, Registration>();
     const ids = await this.zk.getChildren(this.members);
     for (const id of [...this.known.keys()]) if (!ids.includes(id)) this.known.delete(id);
     for (const id of ids) {
@@ -178,7 +231,7 @@ export class ZookeeperBackend implements LogBackend {
         this.known.delete(id);
         continue;
       }
-      out.set(id, r.joinSeq ?? undefined);
+      out.set(id, r);
     }
     return out;
   }
@@ -341,6 +394,7 @@ export class ZookeeperDriver implements ClusterDriver {
     const session = await this.connect();
     const backend = new ZookeeperBackend(session, this.o.base, this.log);
     await backend.init();
+    backend.setAddress(nodeAddrString(self));
     this.lostReported = false;
     let reported = false;
     const report = (reason: string) => {

@@ -6,10 +6,12 @@
  * one ZooKeeper by their cluster id.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { nodeCount, pidAlive, TestCluster, waitFor } from '../lib/cluster.js';
 import { ZooKeeper, zookeeperMissing } from '../lib/zookeeper.js';
+import { ZkSession } from '../../sheep/cluster/zk-client.js';
 
 /** Short enough for quick tests, long enough for a busy 2-core machine. */
 const SESSION_MS = 3000;
@@ -88,6 +90,24 @@ zkTest('a sheep killed and restarted at once under the same address rejoins (no 
   const list = await cluster.dog(['node', 'list', '-r'], { port: cluster.port(1) });
   const addrs = list.out.trim().split('\n').map((l) => l.split(' ')[1]);
   assert.is(new Set(addrs).size, 4, list.out);
+});
+
+zkTest('a registration of the same address from before this machine restarted does not hold a restart up', async () => {
+  // what a sheep left in ZooKeeper before a reboot, its session still open
+  const old = await ZkSession.connect({ servers: zk.connectString, sessionTimeoutMs: 20_000 });
+  try {
+    const machine = readFileSync('/etc/machine-id', 'utf8').trim();
+    const reg = { machine, boot: 'a-boot-before-this-one', pidns: 'pid:[1]', pid: 1, start: '1', joinSeq: 1, addr: `127.0.0.1:${cluster.port(3)}` };
+    await old.create('/sheepdog/member/0000stale0000', Buffer.from(JSON.stringify(reg)), 'ephemeral');
+    await cluster.kill9(3);
+    const t0 = Date.now();
+    await cluster.startSheep(3);
+    await cluster.waitMembers(4);
+    assert.ok(Date.now() - t0 < 10_000, `rejoined after ${Date.now() - t0} ms`);
+    assert.not.ok(await old.exists('/sheepdog/member/0000stale0000'), 'the stale registration was removed');
+  } finally {
+    await old.close();
+  }
 });
 
 zkTest('the first member dies: a new sheep can still join (another member accepts it)', async () => {
