@@ -425,19 +425,19 @@ export class ZookeeperDriver implements ClusterDriver {
     return this.engine;
   }
 
-  notify(msg: Buffer): Promise<void> {
+  async notify(msg: Buffer): Promise<void> {
     return this.live().notify(msg);
   }
 
-  block(): Promise<void> {
+  async block(): Promise<void> {
     return this.live().block();
   }
 
-  unblock(msg: Buffer): Promise<void> {
+  async unblock(msg: Buffer): Promise<void> {
     return this.live().unblock(msg);
   }
 
-  updateNode(node: SdNode): Promise<void> {
+  async updateNode(node: SdNode): Promise<void> {
     return this.live().updateNode(node);
   }
 
