@@ -21,6 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { SdError } from '../shared/errors.js';
 import { FsError, E, errnoOf } from './errno.js';
 
 export interface Attr {
@@ -208,7 +209,8 @@ function adapt(fs: FileSystem, o: MountOptions): Record<string, AnyFn> {
       done = true;
       clearTimeout(timer);
       const errno = errnoOf(err);
-      if (!(err instanceof FsError)) o.log(`${name} ${path}: ${(err as Error)?.stack ?? err}`);
+      if (err instanceof SdError) o.log(`${name} ${path}: ${err.message}`);
+      else if (!(err instanceof FsError)) o.log(`${name} ${path}: ${(err as Error)?.stack ?? err}`);
       reply(-errno);
     });
   }

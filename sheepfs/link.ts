@@ -40,6 +40,8 @@ const TRANSIENT: ReadonlySet<number> = new Set([
   SD_RES.STARTUP, SD_RES.INVALID_EPOCH, SD_RES.NODE_IN_RECOVERY,
 ]);
 const RETRY_PAUSE_MS = 150;
+/** While no sheep answers, one attempt per sheep, each this short (a stopped sheep accepts but never replies). */
+const UNREACHABLE_TRY_MS = 2_000;
 /** How often the member list is refreshed while things work. */
 const NODE_LIST_REFRESH_MS = 10_000;
 
@@ -53,6 +55,8 @@ export class SheepLink {
   private rr = 0;
   private lastRefresh = 0;
   private closed = false;
+  /** the last request found no sheep at all */
+  private unreachable = false;
   /** the sheep currently used; moves on failure */
   private current: HostPort;
 
@@ -154,15 +158,23 @@ export class SheepLink {
     if (this.closed) throw new SdError(SD_RES.NETWORK_ERROR, 'sheepfs is shutting down');
     if (!o.to && !o.quickFail && Date.now() - this.lastRefresh > NODE_LIST_REFRESH_MS) void this.refreshMembers();
     const deadline = Date.now() + this.limits.opDeadlineMs;
+    // once no sheep answered a whole deadline long, later requests make one
+    // pass over the candidates and fail, until one answers again
+    const quickPass = this.unreachable && !o.to;
+    const maxAttempts = o.quickFail ? 1 : quickPass ? this.candidates().length : Infinity;
     let last: unknown;
     for (let attempt = 0; ; attempt++) {
       const t = o.to ?? this.current;
       const left = deadline - Date.now();
-      if (left <= 0 || (o.quickFail && attempt > 0)) break;
+      if (left <= 0 || attempt >= maxAttempts) break;
       try {
         const c = await withTimeout(this.connection(t), Math.min(left, this.limits.connectTimeoutMs));
-        const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), this.limits.tryTimeoutMs)));
-        if (!TRANSIENT.has(r.hdr.result)) return r;
+        const tryMs = quickPass ? Math.min(UNREACHABLE_TRY_MS, this.limits.tryTimeoutMs) : this.limits.tryTimeoutMs;
+        const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), tryMs)));
+        if (!TRANSIENT.has(r.hdr.result)) {
+          if (!o.to) this.unreachable = false;
+          return r;
+        }
         last = new SdError(r.hdr.result, `from ${key(t)}`);
       } catch (e) {
         last = e;
@@ -172,8 +184,9 @@ export class SheepLink {
           if (!o.quickFail) void this.refreshMembersSoon();
         }
       }
-      await sleep(Math.min(RETRY_PAUSE_MS * (attempt < 3 ? 1 : 3), Math.max(0, deadline - Date.now())));
+      if (attempt + 1 < maxAttempts) await sleep(Math.min(RETRY_PAUSE_MS * (attempt < 3 ? 1 : 3), Math.max(0, deadline - Date.now())));
     }
+    if (!o.to && !o.quickFail) this.unreachable = true;
     const why = last instanceof Error ? last.message : 'no sheep answered';
     throw new SdError(SD_RES.NETWORK_ERROR, `no sheep answered in ${this.limits.opDeadlineMs} ms (${why})`);
   }
