@@ -221,8 +221,12 @@ if (missing) {
       assert.is(back.code, 0, back.stderr);
       assert.is(sha(back.stdout), sha(data), `read on host ${i} during the cut`);
     }
-    // new data goes in and reads back everywhere (overwriting objects whose new
-    // owners lack them waits for recovery, which is tested with it)
+    // old data is overwritten in place (recovery brings it to its new owners)
+    const patch = randomBytes(64 * 1024);
+    const pw = await dog(3, ['vdi', 'write', 'disk', '65536', String(patch.length)], patch);
+    assert.is(pw.code, 0, pw.stderr);
+    patch.copy(data, 65536);
+    // new data goes in and reads back everywhere
     const c = await dog(0, ['vdi', 'create', 'during-cut', '4M']);
     assert.is(c.code, 0, c.stderr);
     fresh = randomBytes(4 * 1024 * 1024);
@@ -232,6 +236,9 @@ if (missing) {
       const back = await dog(i, ['vdi', 'read', 'during-cut']);
       assert.is(back.code, 0, back.stderr);
       assert.is(sha(back.stdout), sha(fresh), `new data read on host ${i}`);
+      const old = await dog(i, ['vdi', 'read', 'disk']);
+      assert.is(old.code, 0, old.stderr);
+      assert.is(sha(old.stdout), sha(data), `patched old data read on host ${i}`);
     }
   });
 
