@@ -1,12 +1,15 @@
 /**
- * `npm start`: a formatted 3-node local cluster (copies=3) in the foreground.
- * Ctrl-C shuts the cluster down cleanly (`dog cluster shutdown`), so the next
- * start finds every node of the last epoch and serves the same data again.
+ * `npm start`: a formatted 3-node local cluster (copies=3) in the foreground,
+ * with a demo VDI (demo.img, 256 MiB) and sheepfs mounted at DIR/mnt, so that
+ * `DIR/mnt/vdi/demo.img/volume` is a file any tool can use. Ctrl-C unmounts
+ * sheepfs, then shuts the cluster down cleanly (`dog cluster shutdown`), so the
+ * next start finds every node of the last epoch and serves the same data again.
  *
- * Usage: node build/sheep/local-cluster.js [--dir DIR] [--port BASE]
+ * Usage: node build/sheep/local-cluster.js [--dir DIR] [--port BASE] [--no-sheepfs]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +21,9 @@ import { SD_RES } from '../shared/proto/results.js';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SHEEP = join(ROOT, 'sheep/sheep');
 const DOG = join(ROOT, 'dog/dog');
+const SHEEPFS = join(ROOT, 'sheepfs/sheepfs');
+const DEMO_VDI = 'demo.img';
+const DEMO_SIZE = '256M';
 const NODES = 3;
 /** How long the cluster gets to come up, and to shut down, before we give up. */
 const START_TIMEOUT_MS = 60_000;
@@ -30,7 +36,10 @@ function arg(name: string, fallback: string): string {
 
 const dataDir = resolve(arg('--dir', process.env.SHEEPDOG_LOCAL_DIR ?? join(tmpdir(), 'sheepdog-local')));
 const basePort = Number(arg('--port', '7000'));
+const mountPoint = join(dataDir, 'mnt');
+const withSheepfs = !process.argv.includes('--no-sheepfs');
 const sheep: ChildProcess[] = [];
+let sheepfs: ChildProcess | undefined;
 let stopping = false;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,11 +60,41 @@ async function clusterStatus(port: number): Promise<{ members: number; result: n
   }
 }
 
-function runDog(args: string[]): Promise<number> {
+function runDog(args: string[], quiet = false): Promise<number> {
   return new Promise((res) => {
-    const child = spawn(DOG, args, { stdio: 'inherit', env: { ...process.env, SHEEPDOG_DOG_PORT: String(basePort) } });
+    const child = spawn(DOG, args, { stdio: quiet ? 'ignore' : 'inherit', env: { ...process.env, SHEEPDOG_DOG_PORT: String(basePort) } });
     child.on('close', (code) => res(code ?? 1));
   });
+}
+
+/** sheepfs -f as our child in its own process group; resolves once the mount is up. */
+async function startSheepfs(): Promise<void> {
+  mkdirSync(mountPoint, { recursive: true });
+  const child = spawn(SHEEPFS, [mountPoint, '-f', '-p', String(basePort)], { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+  sheepfs = child;
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`sheepfs exited unexpectedly (${signal ?? code})`);
+      void shutdown(1);
+    }
+  });
+  const mounted = async (): Promise<boolean> =>
+    (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === mountPoint);
+  await waitUntil('sheepfs to mount', async () => {
+    if (child.exitCode !== null) throw new Error('sheepfs could not mount');
+    return mounted();
+  });
+}
+
+/** SIGTERM to sheepfs: it unmounts and exits. */
+async function stopSheepfs(): Promise<void> {
+  const c = sheepfs;
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  c.kill('SIGTERM');
+  const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+  while (c.exitCode === null && c.signalCode === null && Date.now() < deadline) await sleep(100);
+  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  console.log(`sheepfs unmounted from ${mountPoint}`);
 }
 
 function startSheep(i: number): ChildProcess {
@@ -72,6 +111,16 @@ function startSheep(i: number): ChildProcess {
   return child;
 }
 
+/** Does the cluster have a VDI of this name? (`dog vdi list -r NAME` prints a row) */
+function vdiExists(name: string): Promise<boolean> {
+  return new Promise((res) => {
+    const child = spawn(DOG, ['vdi', 'list', '-r', name], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, SHEEPDOG_DOG_PORT: String(basePort) } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d; });
+    child.on('close', () => res(out.trim().length > 0));
+  });
+}
+
 async function waitUntil(what: string, cond: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await cond())) {
@@ -85,6 +134,7 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log('\nshutting the cluster down...');
+  await stopSheepfs();
   const alive = () => sheep.filter((c) => c.exitCode === null && c.signalCode === null);
   if (alive().length > 0) await runDog(['cluster', 'shutdown']);
   const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
@@ -109,8 +159,18 @@ async function main(): Promise<void> {
   await waitUntil('the cluster to run', async () => (await clusterStatus(basePort))?.result === SD_RES.SUCCESS);
   if (stopping) return;
   await runDog(['node', 'list']);
+  if (withSheepfs) {
+    if (!(await vdiExists(DEMO_VDI))) {
+      if ((await runDog(['vdi', 'create', DEMO_VDI, DEMO_SIZE])) !== 0) throw new Error(`dog vdi create ${DEMO_VDI} failed`);
+    }
+    await startSheepfs();
+    if (stopping) return;
+    console.log(`\nsheepfs mounted at ${mountPoint}`);
+    console.log(`  demo volume: ${join(mountPoint, 'vdi', DEMO_VDI, 'volume')} (${DEMO_SIZE})`);
+    console.log(`  try: cat ${join(mountPoint, 'cluster/info')}; ls ${join(mountPoint, 'vdi')}`);
+  }
   console.log(`\nready. Try: dog/dog vdi create one.img 1G; dog/dog vdi list; dog/dog cluster info`);
-  console.log('Ctrl-C shuts the cluster down cleanly.');
+  console.log(`Ctrl-C ${withSheepfs ? 'unmounts sheepfs and ' : ''}shuts the cluster down cleanly.`);
 }
 
 main().catch((e) => {
