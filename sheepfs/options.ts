@@ -1,7 +1,7 @@
 /**
  * sheepfs's command line (cli.md §3.1): the options of the original, with its
- * usage text. As in the original, --objectcache has no short form: `-o` and
- * `-n` are refused.
+ * usage text, except that the usage no longer offers `-o`: as in the original,
+ * --objectcache has no short form, and `-o` and `-n` are refused.
  */
 import { getopt, type OptionDef } from '../shared/getopt.js';
 
@@ -21,7 +21,7 @@ Options:
   -d, --debug             enable debug output (implies -f)
   -f, --foreground        sheepfs run in the foreground
   -k, --pagecache         use local kernel's page cache to access volume
-  -o, --objectcache       enable object cache of the connected sheep daemon
+      --objectcache       enable object cache of the connected sheep daemon
   -p, --port              specify the sheep port (default: 7000)
   -h, --help              display this help and exit
 `;
