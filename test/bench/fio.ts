@@ -8,6 +8,7 @@
  * 4 KiB random write then read, direct I/O, libaio, queue depth 16.
  *
  * Usage: npm run build && node build/test/bench/fio.js [--size 512M] [--runtime 10]
+ *        (SHEEPFS_ARGS=-k mounts with the page cache)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     cluster = await TestCluster.start({ nodes: 3, copies: 3, nosync: false });
     const c = await cluster.dog(['vdi', 'create', 'bench.img', SIZE]);
     if (c.code !== 0) throw new Error(c.stderr);
-    m = await mountSheepfs(join(work, 'mnt'), cluster.port(0));
+    m = await mountSheepfs(join(work, 'mnt'), cluster.port(0), process.env.SHEEPFS_ARGS?.split(' ').filter(Boolean) ?? []);
     const volume = join(work, 'mnt/vdi/bench.img/volume');
     const plain = join(work, 'plain.img');
     const fill = await run('fio', ['--name=fill', `--filename=${plain}`, '--rw=write', '--bs=1M', `--size=${SIZE}`, '--direct=1'], { timeoutMs: 300_000 });
