@@ -4,6 +4,7 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
+import { ecStripFileSize } from '../ec-io.js';
 import type { Sheep } from '../sheep.js';
 import type { ObjectRef } from '../store/store.js';
 import type { OpHandler, OpTable } from './types.js';
@@ -25,7 +26,7 @@ function refOf(s: Sheep, req: SdHeader): ObjectRef {
 function localSize(s: Sheep, req: SdHeader, ref: ObjectRef): number {
   const size = s.gateway.objSize(ref.oid);
   if (ref.ec === undefined) return size;
-  return size / ecPolicyToDp(s.gateway.copyPolicy(ref.oid, req.objCopyPolicy)).d;
+  return ecStripFileSize(size, ecPolicyToDp(s.gateway.copyPolicy(ref.oid, req.objCopyPolicy)).d);
 }
 
 /**
