@@ -22,7 +22,8 @@ import { SHEEP_VERSION, type SheepOptions } from './options.js';
 import { Server } from './server.js';
 import { Stats } from './stats.js';
 import { Recovery } from './recovery.js';
-import { PlainStore } from './store/plain.js';
+import { openStore } from './store/create.js';
+import type { MdChange, MdStore } from './store/md.js';
 import { parseObjectName } from './store/store.js';
 import type { ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
@@ -59,6 +60,8 @@ export class Sheep {
   vdis!: VdiTable;
   meta!: MetaStore;
   store: ObjectStore | undefined;
+  /** the multi-disk layer of the store, when the command line named disks */
+  md: MdStore | undefined;
   driver!: ClusterDriver;
   self!: SdNode;
   stopping = false;
@@ -109,13 +112,10 @@ export class Sheep {
     }
     this.vdis = new VdiTable(this.meta);
     await this.vdis.load();
-    if (o.diskDirs.length > 0) {
-      throw new Error('multi-disk stores (PATH,DISK1,...) are not supported yet; give one directory');
-    }
     if (!o.gateway) {
-      const store = new PlainStore({ dir: join(this.baseDir, 'obj'), nosync: o.nosync, meta: this.meta, log: this.log });
-      await store.init(0);
-      this.store = store;
+      const opened = await openStore(o, this.baseDir, this.meta, this.log, (why, left) => this.onDisksChanged(why, left));
+      this.store = opened.store;
+      this.md = opened.md;
     }
     await this.group.load();
     this.driver = await createClusterDriver(o.cluster, this.log);
@@ -297,7 +297,20 @@ export class Sheep {
     return this.recovery.state();
   }
 
+  /**
+   * The md disk set changed (plug, unplug, failure): recover at the current
+   * epoch what this node owns but no longer has. Without a disk, leave.
+   */
+  onDisksChanged(why: MdChange, left: number): void {
+    if (left === 0) {
+      this.fatal(`no disk left (last one ${why}): leaving the cluster`);
+      return;
+    }
+    this.recovery.start(this.group.epoch, false);
+  }
+
   async diskInfo(): Promise<DiskInfo[]> {
+    if (this.md) return this.md.diskInfo();
     if (!this.store) return [];
     const sp = await this.store.space();
     return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used }];

@@ -23,6 +23,22 @@ function localRef(s: Sheep, oid: bigint) {
   return { oid, ec: idx < 0 ? 0 : idx };
 }
 
+/** MD_PLUG / MD_UNPLUG: payload is a NUL-terminated comma-separated list of directories. */
+async function mdChange(s: Sheep, data: Buffer | undefined, what: 'plug' | 'unplug'): Promise<void> {
+  const text = data ? data.toString('utf8', 0, data.indexOf(0) < 0 ? data.length : data.indexOf(0)) : '';
+  const paths = text.split(',').map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)).filter((p) => p !== '');
+  if (!s.md) {
+    s.log.warn('md', `${what} ${text}: this sheep was started with one store directory, not md disks`);
+    throw new SdError(SD_RES.UNKNOWN);
+  }
+  if (what === 'plug' && paths.some((p) => p === s.baseDir)) throw new SdError(SD_RES.UNKNOWN, 'the base directory is not a disk');
+  const n = what === 'plug' ? await s.md.plug(paths) : await s.md.unplug(paths);
+  if (n === 0) {
+    s.log.warn('md', `${what} ${text}: the disk set did not change`);
+    throw new SdError(SD_RES.UNKNOWN);
+  }
+}
+
 /** Ops that concern this sheep only. */
 export const nodeOps: OpTable = {
   [SD_OP.GET_NODE_LIST]: {
@@ -155,6 +171,18 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s) {
       return s.recoveryState();
+    },
+  },
+  [SD_OP.MD_PLUG]: {
+    kind: 'local',
+    async handle(s, _req, data) {
+      await mdChange(s, data, 'plug');
+    },
+  },
+  [SD_OP.MD_UNPLUG]: {
+    kind: 'local',
+    async handle(s, _req, data) {
+      await mdChange(s, data, 'unplug');
     },
   },
   [SD_OP.MD_INFO]: {

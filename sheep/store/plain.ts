@@ -5,6 +5,8 @@ import { assert, SdError } from '../../shared/errors.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta.js';
+import { isDataObj } from '../../shared/oid.js';
+import { AlignedBuffers, DIO_ALIGN } from './aligned.js';
 import { objectName, parseObjectName, type ObjectRef, type ObjectStore, type SpaceInfo } from './store.js';
 
 /** Open object files kept for reuse (pread/pwrite on a cached descriptor). */
@@ -15,8 +17,13 @@ const USED_CACHE_MS = 2000;
 export interface PlainStoreOptions {
   dir: string;
   nosync: boolean;
-  meta: MetaStore;
+  /** object -> creation epoch index; absent when a wrapper (md) keeps it */
+  meta?: MetaStore;
   log: Logger;
+  /** -D: data objects through O_DIRECT when offset and length are 512-aligned */
+  directIo?: boolean;
+  /** remember what nosync writes touched, so that sync() can make it durable (journal) */
+  trackDirty?: boolean;
 }
 
 function noObj(): SdError {
@@ -35,9 +42,25 @@ export class PlainStore implements ObjectStore {
   private readonly fds = new Map<string, fsp.FileHandle>();
   private readonly openFlags: number;
   private usedCache: { at: number; used: bigint } | null = null;
+  /** -D: descriptors opened O_DIRECT, and the aligned memory they need */
+  private readonly dfds = new Map<string, fsp.FileHandle>();
+  private aligned: AlignedBuffers | undefined;
+  /** objects written since the last sync() (nosync + trackDirty only) */
+  private readonly dirty = new Set<string>();
+  private dirDirty = false;
 
   constructor(private readonly o: PlainStoreOptions) {
     this.openFlags = constants.O_RDWR | (o.nosync ? 0 : constants.O_DSYNC);
+  }
+
+  private get tracking(): boolean {
+    return this.o.nosync && this.o.trackDirty === true;
+  }
+
+  /** Use O_DIRECT for this I/O? Data objects with 512-aligned offset and length only. */
+  private direct(ref: ObjectRef, offset: number, length: number): boolean {
+    return this.aligned !== undefined && isDataObj(ref.oid) && length > 0
+      && offset % DIO_ALIGN === 0 && length % DIO_ALIGN === 0;
   }
 
   get dir(): string {
@@ -62,13 +85,16 @@ export class PlainStore implements ObjectStore {
       }
       if (parseObjectName(name)) this.live.add(name);
     }
+    if (this.o.directIo) {
+      this.aligned = await AlignedBuffers.open(this.o.dir, this.o.log);
+    }
     for (const name of await fsp.readdir(this.staleDir)) {
       const m = /^(.+)\.(\d+)$/.exec(name);
       if (m && parseObjectName(m[1]!)) this.addStale(m[1]!, Number(m[2]));
       else if (name.endsWith('.tmp')) await fsp.rm(join(this.staleDir, name), { force: true });
     }
-    await this.o.meta.reconcileObjs(this.live, epoch);
-    this.o.log.info('store', `plain store at ${this.o.dir}: ${this.live.size} objects`);
+    await this.o.meta?.reconcileObjs(this.live, epoch);
+    this.o.log.info('store', `plain store at ${this.o.dir}: ${this.live.size} objects${this.aligned ? ', direct I/O' : ''}`);
   }
 
   exists(ref: ObjectRef): boolean {
@@ -108,15 +134,49 @@ export class PlainStore implements ObjectStore {
   }
 
   private dropFd(name: string): void {
-    const fh = this.fds.get(name);
-    if (!fh) return;
-    this.fds.delete(name);
-    void fh.close().catch(() => {});
+    for (const map of [this.fds, this.dfds]) {
+      const fh = map.get(name);
+      if (!fh) continue;
+      map.delete(name);
+      void fh.close().catch(() => {});
+    }
+  }
+
+  /** The O_DIRECT descriptor of an object (few are kept: direct I/O is for big data objects). */
+  private async dfd(name: string): Promise<fsp.FileHandle> {
+    const cached = this.dfds.get(name);
+    if (cached) return cached;
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.path(name), this.openFlags | constants.O_DIRECT);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.live.delete(name);
+        throw noObj();
+      }
+      throw e;
+    }
+    const raced = this.dfds.get(name);
+    if (raced) {
+      await fh.close();
+      return raced;
+    }
+    this.dfds.set(name, fh);
+    if (this.dfds.size > FD_CACHE_MAX / 4) {
+      const [oldest, oldFh] = this.dfds.entries().next().value as [string, fsp.FileHandle];
+      this.dfds.delete(oldest);
+      void oldFh.close().catch(() => {});
+    }
+    return fh;
   }
 
   async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
     const name = objectName(ref.oid, ref.ec);
     if (!this.live.has(name)) throw noObj();
+    if (this.direct(ref, offset, length)) {
+      const fh = await this.dfd(name);
+      return this.aligned!.read(fh, offset, length);
+    }
     const fh = await this.fd(name);
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
@@ -132,18 +192,26 @@ export class PlainStore implements ObjectStore {
   async write(ref: ObjectRef, offset: number, data: Buffer): Promise<void> {
     const name = objectName(ref.oid, ref.ec);
     if (!this.live.has(name)) throw noObj();
-    const fh = await this.fd(name);
-    await writeAll(fh, data, offset);
+    if (this.direct(ref, offset, data.length)) {
+      await this.aligned!.write(await this.dfd(name), data, offset);
+    } else {
+      const fh = await this.fd(name);
+      // (the kernel keeps buffered and O_DIRECT I/O of one file coherent)
+      await writeAll(fh, data, offset);
+    }
+    if (this.tracking) this.dirty.add(name);
   }
 
   async create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void> {
     assert(offset + data.length <= fullSize, `create within the object (${offset}+${data.length} <= ${fullSize})`);
     const name = objectName(ref.oid, ref.ec);
     const tmp = this.path(`${name}.tmp`);
-    const fh = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o640);
+    const direct = this.direct(ref, offset, data.length);
+    const fh = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o640);
     try {
       await fh.truncate(fullSize);
-      if (data.length > 0) await writeAll(fh, data, offset);
+      if (direct) await this.aligned!.write(fh, data, offset);
+      else if (data.length > 0) await writeAll(fh, data, offset);
       if (!this.o.nosync) await fh.sync();
     } catch (e) {
       await fh.close();
@@ -154,10 +222,14 @@ export class PlainStore implements ObjectStore {
     this.dropFd(name);
     await fsp.rename(tmp, this.path(name));
     if (!this.o.nosync) await syncDir(this.o.dir);
+    if (this.tracking) {
+      this.dirDirty = true;
+      this.dirty.add(name);
+    }
     const fresh = !this.live.has(name);
     this.live.add(name);
     this.usedCache = null;
-    if (fresh) await this.o.meta.putObj(name, epoch);
+    if (fresh) await this.o.meta?.putObj(name, epoch);
   }
 
   async remove(ref: ObjectRef): Promise<void> {
@@ -173,8 +245,22 @@ export class PlainStore implements ObjectStore {
       throw e;
     }
     this.live.delete(name);
+    this.dirty.delete(name);
+    if (this.tracking) this.dirDirty = true;
     this.usedCache = null;
-    await this.o.meta.delObj(name);
+    await this.o.meta?.delObj(name);
+  }
+
+  /** Length of a live object's file (md moves whole files between disks). */
+  async fileSize(ref: ObjectRef): Promise<number> {
+    const name = objectName(ref.oid, ref.ec);
+    if (!this.live.has(name)) throw noObj();
+    return (await fsp.stat(this.path(name))).size;
+  }
+
+  /** Is there a stale copy of the object tagged `epoch`? */
+  hasStale(ref: ObjectRef, epoch: number): boolean {
+    return this.stale.get(objectName(ref.oid, ref.ec))?.includes(epoch) ?? false;
   }
 
   names(): IterableIterator<string> {
@@ -210,12 +296,20 @@ export class PlainStore implements ObjectStore {
 
   async purge(): Promise<void> {
     for (const name of [...this.fds.keys()]) this.dropFd(name);
-    await fsp.rm(this.o.dir, { recursive: true, force: true });
+    // the directory itself stays (md knows a disk by its inode), and so do its
+    // dot files (md's recorded capacity, the direct I/O probe)
+    await fsp.mkdir(this.o.dir, { recursive: true });
+    for (const name of await fsp.readdir(this.o.dir)) {
+      if (name.startsWith('.') && name !== '.stale') continue;
+      await fsp.rm(this.path(name), { recursive: true, force: true });
+    }
+    await fsp.rm(this.staleDir, { recursive: true, force: true });
     await fsp.mkdir(this.staleDir, { recursive: true });
     this.live.clear();
     this.stale.clear();
+    this.dirty.clear();
     this.usedCache = null;
-    await this.o.meta.clearObjs();
+    await this.o.meta?.clearObjs();
   }
 
   private addStale(name: string, epoch: number): void {
@@ -231,10 +325,12 @@ export class PlainStore implements ObjectStore {
     this.dropFd(name);
     await fsp.rename(this.path(name), join(this.staleDir, `${name}.${epoch}`));
     if (!this.o.nosync) await syncDir(this.staleDir);
+    if (this.tracking) this.dirDirty = true;
     this.live.delete(name);
+    this.dirty.delete(name);
     this.addStale(name, epoch);
     this.usedCache = null;
-    await this.o.meta.delObj(name);
+    await this.o.meta?.delObj(name);
   }
 
   staleEpoch(ref: ObjectRef): number | undefined {
@@ -272,9 +368,29 @@ export class PlainStore implements ObjectStore {
     this.usedCache = null;
   }
 
+  async sync(): Promise<void> {
+    if (!this.tracking) return;
+    const names = [...this.dirty];
+    this.dirty.clear();
+    for (let i = 0; i < names.length; i += 32) {
+      await Promise.all(names.slice(i, i + 32).map(async (name) => {
+        if (!this.live.has(name)) return;
+        const fh = await this.fd(name).catch(() => undefined);
+        await fh?.datasync();
+      }));
+    }
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      await syncDir(this.o.dir);
+      await syncDir(this.staleDir);
+    }
+  }
+
   async close(): Promise<void> {
-    const all = [...this.fds.values()];
+    const all = [...this.fds.values(), ...this.dfds.values()];
     this.fds.clear();
+    this.dfds.clear();
+    await this.aligned?.close();
     await Promise.all(all.map((fh) => fh.close().catch(() => {})));
   }
 }

@@ -23,6 +23,13 @@ export function parseObjectName(name: string): ObjectRef | undefined {
   return { oid, ec: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
+/** One disk of a store, as MD_INFO reports it. */
+export interface DiskInfo {
+  path: string;
+  free: bigint;
+  used: bigint;
+}
+
 export interface SpaceInfo {
   /** bytes the store may hold in all: free + used */
   size: bigint;
@@ -68,5 +75,11 @@ export interface ObjectStore {
   staleOids(): bigint[];
   /** Forget every stale copy (the whole cluster has recovered). */
   purgeStale(): Promise<void>;
+  /**
+   * Make every resolved create/write/remove/moveToStale durable. A no-op for a
+   * store that syncs as it goes; the journal calls it on its inner store before
+   * it reuses ring space.
+   */
+  sync(): Promise<void>;
   close(): Promise<void>;
 }

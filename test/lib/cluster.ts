@@ -138,6 +138,8 @@ export interface ClusterOptions {
   nosync?: boolean;
   /** the `-c` argument, e.g. `zookeeper:127.0.0.1:2181` (default: local driver in the temp dir) */
   driver?: string;
+  /** md disks of sheep i: the store argument becomes `DIR,DISK1,...` */
+  disks?: (i: number, dir: string) => string[];
 }
 
 /** A cluster of real sheep under a fresh temp directory. */
@@ -186,7 +188,8 @@ export class TestCluster {
   sheepArgs(i: number, extra: readonly string[] = []): string[] {
     const zone = this.o.zones === false ? [] : ['-z', String(i)];
     const nosync = this.o.nosync === false ? [] : ['-n'];
-    return [this.dir(i), '-c', this.o.driver ?? `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
+    const store = [this.dir(i), ...(this.o.disks?.(i, this.dir(i)) ?? [])].join(',');
+    return [store, '-c', this.o.driver ?? `local:${this.shm}`, '-p', String(this.port(i)), ...zone, ...nosync,
       '-P', join(this.root, `${i}.pid`), ...(this.o.sheepArgs?.(i) ?? []), ...extra,
       // SHEEPDOG_TEST_SHEEP_ARGS='-l level=debug' for a post-mortem
       ...(process.env.SHEEPDOG_TEST_SHEEP_ARGS?.split(' ').filter(Boolean) ?? [])];
