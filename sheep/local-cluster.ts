@@ -152,11 +152,17 @@ async function main(): Promise<void> {
   console.log(`sheepdog local cluster: ${NODES} sheep on 127.0.0.1:${basePort}-${basePort + NODES - 1}, data in ${dataDir}`);
   for (let i = 0; i < NODES; i++) sheep.push(startSheep(i));
   await waitUntil(`${NODES} sheep to join`, async () => (await clusterStatus(basePort))?.members === NODES);
-  const st = await clusterStatus(basePort);
-  if (st?.result === SD_RES.WAIT_FOR_FORMAT) {
-    if ((await runDog(['cluster', 'format', '-c', '3'])) !== 0) throw new Error('dog cluster format failed');
-  }
-  await waitUntil('the cluster to run', async () => (await clusterStatus(basePort))?.result === SD_RES.SUCCESS);
+  // format when the cluster says it waits for it, whenever that answer comes (a
+  // status asked too early may still be a join in progress)
+  let formatted = false;
+  await waitUntil('the cluster to run', async () => {
+    const st = await clusterStatus(basePort);
+    if (st?.result === SD_RES.WAIT_FOR_FORMAT && !formatted) {
+      formatted = true;
+      if ((await runDog(['cluster', 'format', '-c', '3'])) !== 0) throw new Error('dog cluster format failed');
+    }
+    return st?.result === SD_RES.SUCCESS;
+  });
   if (stopping) return;
   await runDog(['node', 'list']);
   if (withSheepfs) {

@@ -52,9 +52,10 @@ test('npm start mounts sheepfs with a demo volume at the path it prints; Ctrl-C 
   record(child.pid!);
   child.stdout!.on('data', (d: Buffer) => { out += d; });
   child.stderr!.on('data', (d: Buffer) => { out += d; });
-  await waitFor('ready', () => out.includes('\nready.'), 60_000).catch((e) => {
+  await waitFor('ready', () => out.includes('\nready.') || child!.exitCode !== null, 90_000).catch((e) => {
     throw new Error(`${(e as Error).message}; output so far:\n${out}`);
   });
+  assert.is(child.exitCode, null, `npm start ended: ${out}`);
   for (const pid of childrenOf(child.pid!)) record(pid);
   const mnt = /sheepfs mounted at (\S+)/.exec(out)?.[1];
   assert.is(mnt, join(dir, 'mnt'), out);
