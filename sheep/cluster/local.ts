@@ -108,13 +108,17 @@ export class LocalBackend implements LogBackend {
     const tmp = await this.writeTmp(data);
     try {
       if (this.nextSeq === 0) this.nextSeq = (await this.maxSeq()) + 1;
-      for (;;) {
+      // the slot tried is kept here: read() and other appends move nextSeq while
+      // link() is in flight, and bumping it again afterwards left a hole in the
+      // log that stalled every reader for good
+      for (let seq = this.nextSeq; ; seq++) {
         try {
-          await fsp.link(tmp, join(this.logDir, seqName(this.nextSeq)));
-          return this.nextSeq++;
+          await fsp.link(tmp, join(this.logDir, seqName(seq)));
+          this.nextSeq = Math.max(this.nextSeq, seq + 1);
+          return seq;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-          this.nextSeq++;
+          seq = Math.max(seq, this.nextSeq - 1);
         }
       }
     } finally {

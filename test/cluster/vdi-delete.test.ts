@@ -19,11 +19,7 @@ const OBJ = MiB;
 const SIZE = 8 * MiB;
 const PIECE = 4096;
 const NODES = 3;
-/**
- * Families run at once, each worker talking to its own sheep: concurrent
- * cluster operations sent to one sheep can hang the local driver (see
- * the report of this change), and every gateway gets its share of the work.
- */
+/** Families run at once, one worker per sheep, so that every gateway gets its share of the work. */
 const PARALLEL = NODES;
 let c: TestCluster;
 
