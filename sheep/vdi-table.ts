@@ -1,6 +1,8 @@
 import { assert } from '../shared/errors.js';
 import { SD_NR_VDIS } from '../shared/oid.js';
-import { LOCK_STATE, type VdiState } from '../shared/proto/vdi-state.js';
+import { SD_RES } from '../shared/proto/results.js';
+import { SdError } from '../shared/errors.js';
+import { LOCK_STATE, SHARED_LOCK_STATE, type LockHolder, type VdiState } from '../shared/proto/vdi-state.js';
 import type { MetaStore } from './meta.js';
 
 const BITMAP_BYTES = SD_NR_VDIS / 8;
@@ -29,7 +31,8 @@ export class VdiTable {
 
   async load(): Promise<void> {
     if (!this.meta) return;
-    for (const s of await this.meta.loadVdiStates()) this.put(s);
+    // locks live in memory only: a restarted sheep starts with every VDI unlocked
+    for (const s of await this.meta.loadVdiStates()) this.put({ ...s, lockState: LOCK_STATE.UNLOCKED, lockOwner: null, participants: [] });
   }
 
   private put(s: VdiState): void {
@@ -136,6 +139,51 @@ export class VdiTable {
     }
     await this.persist(...changed);
     return changed.length;
+  }
+
+  /**
+   * Can `owner` take the lock (type 0 normal, 1 shared)? Throws VDI_LOCKED when
+   * not: a normal lock needs an unlocked VDI, a shared one a VDI without a
+   * normal lock; an unknown vid counts as locked, as in the original.
+   */
+  checkLock(vid: number, type: number): void {
+    const s = this.states.get(vid);
+    if (!s) throw new SdError(SD_RES.VDI_LOCKED);
+    if (type === 0 && s.lockState !== LOCK_STATE.UNLOCKED) throw new SdError(SD_RES.VDI_LOCKED);
+    if (type !== 0 && s.lockState === LOCK_STATE.LOCKED) throw new SdError(SD_RES.VDI_LOCKED);
+  }
+
+  /** LOCK_VDI main part (USE_LOCK clusters): the lock is held by the sender's node. */
+  lock(vid: number, type: number, owner: LockHolder): void {
+    const s = this.states.get(vid);
+    if (!s) return;
+    if (type === 0) {
+      if (s.lockState !== LOCK_STATE.UNLOCKED) return;
+      s.lockState = LOCK_STATE.LOCKED;
+      s.lockOwner = { addr: Buffer.from(owner.addr), port: owner.port };
+      return;
+    }
+    if (s.lockState === LOCK_STATE.LOCKED) return;
+    if (s.participants.some((p) => p.node.port === owner.port && p.node.addr.equals(owner.addr))) return;
+    const modified = s.participants.some((p) => p.state === SHARED_LOCK_STATE.MODIFIED);
+    const state = s.participants.length === 0 ? SHARED_LOCK_STATE.MODIFIED
+      : modified ? SHARED_LOCK_STATE.INVALIDATED : SHARED_LOCK_STATE.SHARED;
+    s.participants.push({ node: { addr: Buffer.from(owner.addr), port: owner.port }, state });
+    s.lockState = LOCK_STATE.SHARED;
+  }
+
+  /** RELEASE_VDI main part: a normal lock goes whoever asks; a shared one loses the asking node. */
+  unlock(vid: number, type: number, node: LockHolder): void {
+    const s = this.states.get(vid);
+    if (!s) return;
+    if (type === 0) {
+      if (s.lockState !== LOCK_STATE.LOCKED) return;
+      s.lockState = LOCK_STATE.UNLOCKED;
+      s.lockOwner = null;
+      return;
+    }
+    s.participants = s.participants.filter((p) => !(p.node.port === node.port && p.node.addr.equals(node.addr)));
+    if (s.participants.length === 0 && s.lockState === LOCK_STATE.SHARED) s.lockState = LOCK_STATE.UNLOCKED;
   }
 
   async clear(): Promise<void> {

@@ -5,7 +5,7 @@ import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { encodeVdiState, VDI_STATE_SIZE } from '../../shared/proto/vdi-state.js';
-import { SD_FLAG } from '../../shared/proto/flags.js';
+import { SD_CLUSTER_FLAG, SD_FLAG } from '../../shared/proto/flags.js';
 import type { Sheep } from '../sheep.js';
 import { vdiAttr } from '../vdi.js';
 import type { OpHandler, OpTable } from './types.js';
@@ -36,6 +36,8 @@ function fillVdiReply(s: Sheep, rsp: SdHeader, vid: number): void {
   rsp.rspVdiBlockSizeShift = info?.blockSizeShift || s.group.cinfo.blockSizeShift;
 }
 
+const useLock = (s: Sheep): boolean => (s.group.cinfo.flags & SD_CLUSTER_FLAG.USE_LOCK) !== 0;
+
 function bitmapReply(req: SdHeader, map: Buffer): Buffer {
   if (req.dataLength !== BITMAP_BYTES) throw new SdError(SD_RES.INVALID_PARMS, 'a VDI bitmap is 2 MiB');
   return Buffer.from(map);
@@ -58,9 +60,25 @@ export const vdiOps: OpTable = {
     },
   },
   [SD_OP.GET_VDI_INFO]: { kind: 'cluster', work: getVdiInfo },
-  // without the cluster's lock flag, LOCK_VDI is a lookup
-  [SD_OP.LOCK_VDI]: { kind: 'cluster', work: getVdiInfo },
-  [SD_OP.RELEASE_VDI]: { kind: 'cluster', async work() { /* locks are advisory here */ } },
+  // without the cluster's lock flag, LOCK_VDI is a lookup and RELEASE_VDI does nothing
+  [SD_OP.LOCK_VDI]: {
+    kind: 'cluster',
+    async work(s, req, data, rsp) {
+      await getVdiInfo(s, req, data, rsp);
+      // checked here, under the cluster block, so that every sheep's main part agrees
+      if (useLock(s)) s.vdis.checkLock(rsp.rspVdiId, req.vdiType);
+    },
+    main(s, req, rsp, _data, sender) {
+      if (useLock(s)) s.vdis.lock(rsp.rspVdiId, req.vdiType, sender);
+    },
+  },
+  [SD_OP.RELEASE_VDI]: {
+    kind: 'cluster',
+    async work() { /* always succeeds */ },
+    main(s, req, _rsp, _data, sender) {
+      if (useLock(s)) s.vdis.unlock(req.vdiBaseVid, req.vdiType, sender);
+    },
+  },
   [SD_OP.DEL_VDI]: {
     kind: 'cluster',
     async work(s, req, data, rsp) {
