@@ -55,7 +55,7 @@ function cString(b: Buffer): Buffer {
 function keyTooLong(key: string): boolean {
   const len = Buffer.byteLength(key, 'utf8');
   if (len < SD_MAX_VDI_ATTR_KEY_LEN) return false;
-  err(`Attribute key is too long: ${len} bytes, at most ${SD_MAX_VDI_ATTR_KEY_LEN - 1}`);
+  err(`Attribute key is longer than ${SD_MAX_VDI_ATTR_KEY_LEN - 1} bytes`);
   return true;
 }
 
@@ -82,7 +82,7 @@ export const setattr = {
     if (value) value = cString(value);
     if (value && value.length > SD_MAX_VDI_ATTR_VALUE_LEN) {
       // the original overflows its buffer here; refuse and change nothing
-      err(`Attribute value is too long: ${value.length} bytes, at most ${SD_MAX_VDI_ATTR_VALUE_LEN}`);
+      err(`Attribute value is longer than ${SD_MAX_VDI_ATTR_VALUE_LEN} bytes`);
       return EXIT.USAGE;
     }
     let flags = 0;

@@ -1,0 +1,187 @@
+/**
+ * The rest of `dog vdi` against a real cluster (formatted with -l, so locks
+ * are kept): bad input gets the original's message and exit code and changes
+ * nothing; attributes (-x exclusive, -d delete); lock list and unlock;
+ * object location and track.
+ */
+import { readdirSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SheepConnection } from '../../shared/client.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
+import { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import { TestCluster, type RunResult } from '../lib/cluster.js';
+
+const MiB = 1024 * 1024;
+let c: TestCluster;
+
+async function dog(args: string[], input?: Buffer | string): Promise<RunResult> {
+  const r = await c.dog(args, { input });
+  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+/** What the cluster holds: the raw VDI list and every node's object files. */
+async function state(): Promise<string> {
+  const list = (await dog(['vdi', 'list', '-r'])).out;
+  const objs = [0, 1, 2].map((i) => readdirSync(c.objDir(i)).sort().join(' '));
+  return [list, ...objs].join('\n');
+}
+
+async function vidOf(name: string, snapid = 0): Promise<number> {
+  const line = (await dog(['vdi', 'list', '-r', name])).out.trim().split('\n').find((l) => l.split(' ')[2] === String(snapid));
+  return parseInt(line!.split(' ')[7]!, 16);
+}
+
+test.before(async () => {
+  c = await TestCluster.start({ nodes: 3 });
+  const f = await c.dog(['cluster', 'format', '-c', '3', '-l']);
+  assert.is(f.code, 0, f.stderr);
+  await dog(['vdi', 'create', 'v', String(16 * MiB)]);
+  await dog(['vdi', 'write', 'v', '0', '4096'], Buffer.alloc(4096, 1));
+  await dog(['vdi', 'snapshot', '-s', 'one', 'v']);
+  await dog(['vdi', 'write', 'v', String(4 * MiB), '4096'], Buffer.alloc(4096, 2));
+  await dog(['vdi', 'snapshot', 'v']);
+});
+
+test.after(async () => {
+  await c?.cleanup();
+});
+
+/** [args, stdin, exit code, the first stderr lines] */
+const BAD: [string[], string | undefined, number, string][] = [
+  [['vdi', 'read', '-s', '9', 'v'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 9 snapshot tag: ): Failed to find requested tag'],
+  [['vdi', 'read', '-s', 'nosuch', 'v'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 0 snapshot tag: nosuch): Failed to find requested tag'],
+  [['vdi', 'read', '-s', 'one', 'nonexistent'], undefined, 1,
+    'Failed to open VDI nonexistent (snapshot id: 0 snapshot tag: one): No VDI found'],
+  [['vdi', 'read', '-s', '0', 'v'], undefined, 1, 'The snapshot id must be larger than zero'],
+  [['vdi', 'clone', '-s', '9', 'v', 'x'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 9 snapshot tag: ): Failed to find requested tag'],
+  [['vdi', 'clone', '-s', 'nosuch', 'v', 'x'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 0 snapshot tag: nosuch): Failed to find requested tag'],
+  // the working VDI is not a snapshot: no -s, or an id no snapshot has, cannot name it
+  [['vdi', 'clone', 'v', 'x'], undefined, 64, "Only snapshot VDIs can be cloned\nPlease specify the '-s' option"],
+  [['vdi', 'clone', '-s', '3', 'v', 'x'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 3 snapshot tag: ): Failed to find requested tag'],
+  [['vdi', 'clone', '-s', 'one', 'v'], undefined, 64, 'Destination VDI name must be specified'],
+  [['vdi', 'clone', '-s', 'one', 'v', 'v'], undefined, 1, 'Failed to create VDI v: VDI exists already'],
+  [['vdi', 'snapshot', '-s', 'one', 'v'], undefined, 1,
+    'Failed to create snapshot for v, maybe snapshot id (0) or tag (one) is existed'],
+  [['vdi', 'snapshot', '-s', '5', 'v'], undefined, 64, 'Please specify a non-integer value for a snapshot tag name'],
+  [['vdi', 'snapshot', 'nonexistent'], undefined, 1, 'Failed to create snapshot for nonexistent: No VDI found'],
+  [['vdi', 'rollback', '-f', '-s', '9', 'v'], undefined, 1,
+    'Failed to open VDI v (snapshot id: 9 snapshot tag: ): Failed to find requested tag'],
+  [['vdi', 'rollback', '-f', 'v'], undefined, 64, "Please specify the '-s' option"],
+  [['vdi', 'delete', '-s', '9', 'v'], undefined, 0,
+    'Failed to open VDI v (snapshot id: 9 snapshot tag: ): Failed to find requested tag'],
+  [['vdi', 'delete', '-s', 'nosuch', 'v'], undefined, 0,
+    'Failed to open VDI v (snapshot id: 0 snapshot tag: nosuch): Failed to find requested tag'],
+  [['vdi', 'resize', 'v', '8M'], undefined, 64, 'Shrinking VDIs is not implemented'],
+  [['vdi', 'resize', 'v', '5T'], undefined, 64, 'New VDI size is too large. This volume\'s max size is 4398046511104'],
+  [['vdi', 'setattr', 'v', 'k'.repeat(256), 'x'], undefined, 64, 'Attribute key is longer than 255 bytes'],
+  [['vdi', 'setattr', 'v', 'k', 'x'.repeat(65537)], undefined, 64, 'Attribute value is longer than 65536 bytes'],
+  [['vdi', 'setattr', 'v', 'k'], 'y'.repeat(70000), 64, 'Attribute value is longer than 65536 bytes'],
+  [['vdi', 'setattr', 'nonexistent', 'k', 'x'], undefined, 5, 'VDI not found'],
+  [['vdi', 'getattr', 'v', 'nokey'], undefined, 5, "Attribute 'nokey' not found"],
+  [['vdi', 'setattr', '-d', 'v', 'nokey'], undefined, 5, "Attribute 'nokey' not found"],
+  [['vdi', 'lock', 'unlock', 'v'], undefined, 1, `VDI v (vid=VID) is not locked`],
+  [['vdi', 'backup', '-s', 'one', 'v'], undefined, 64, "Please specify snapshots with '-F' and '-s' options"],
+];
+
+test('bad input gets the original message and exit code, and changes nothing', async () => {
+  const vid = (await vidOf('v')).toString(16);
+  const before = await state();
+  for (const [args, input, code, message] of BAD) {
+    const r = await c.dog(args, { input });
+    const want = message.replace('VID', vid);
+    assert.is(r.code, code, `dog ${args.join(' ').slice(0, 80)}: exit ${r.code}, ${r.stderr.slice(0, 300)}`);
+    assert.ok(r.stderr.startsWith(`${want}\n`), `dog ${args.join(' ').slice(0, 80)}:\n${r.stderr.slice(0, 300)}\nwanted\n${want}`);
+    // the usage text goes to stdout, as the original prints it
+    if (code === 64) assert.match(r.out, /^Usage: dog vdi /, `usage: ${args.join(' ').slice(0, 80)}`);
+    else assert.is(r.out, '', `nothing on stdout: ${args.join(' ').slice(0, 80)}`);
+  }
+  assert.is(await state(), before);
+});
+
+test('attributes: set, get, replace, -x refuses an existing key, -d deletes; values from stdin', async () => {
+  await dog(['vdi', 'setattr', 'v', 'color', 'blue']);
+  assert.is((await dog(['vdi', 'getattr', 'v', 'color'])).out, 'blue');
+  await dog(['vdi', 'setattr', 'v', 'color', 'green']);
+  assert.is((await dog(['vdi', 'getattr', 'v', 'color'])).out, 'green');
+  const x = await c.dog(['vdi', 'setattr', '-x', 'v', 'color', 'red']);
+  assert.is(x.code, 3);
+  assert.is(x.stderr, "The attribute 'color' already exists\n");
+  assert.is((await dog(['vdi', 'getattr', 'v', 'color'])).out, 'green');
+  await dog(['vdi', 'setattr', '-x', 'v', 'shape', 'round']);
+  const big = 'z'.repeat(65536);
+  await dog(['vdi', 'setattr', 'v', 'big'], big);
+  assert.is((await dog(['vdi', 'getattr', 'v', 'big'])).out, big);
+  await dog(['vdi', 'setattr', '-d', 'v', 'color']);
+  const gone = await c.dog(['vdi', 'getattr', 'v', 'color']);
+  assert.is(gone.code, 5);
+  assert.is(gone.stderr, "Attribute 'color' not found\n");
+  assert.is((await dog(['vdi', 'getattr', 'v', 'shape'])).out, 'round');
+  // a deleted key can be set again, exclusively
+  await dog(['vdi', 'setattr', '-x', 'v', 'color', 'black']);
+  assert.is((await dog(['vdi', 'getattr', 'v', 'color'])).out, 'black');
+});
+
+async function lockVdi(port: number, name: string, type: number): Promise<number> {
+  const conn = await SheepConnection.connect({ host: '127.0.0.1', port }, 5000);
+  try {
+    const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, 256);
+    h.vdiType = type;
+    const b = Buffer.alloc(256);
+    b.write(name);
+    return (await conn.request(h, b, 10_000)).hdr.result;
+  } finally {
+    conn.close();
+  }
+}
+
+test('lock list shows who holds a lock; unlock releases it; a second normal lock is refused', async () => {
+  const vid = (await vidOf('v')).toString(16);
+  assert.is((await dog(['vdi', 'lock', 'list'])).out, '  Name         Id  VDI id  Tag            Owner node(s)\n');
+  assert.is(await lockVdi(c.port(1), 'v', 0), SD_RES.SUCCESS);
+  assert.is(await lockVdi(c.port(2), 'v', 0), SD_RES.VDI_LOCKED);
+  const row = `  ${'v'.padEnd(8)}      0  ${vid.padStart(6)}  ${''.padEnd(13)}  IPv4 ip:127.0.0.1 port:${c.port(1)}\n`;
+  assert.is((await dog(['vdi', 'lock', 'list'])).out, `  Name         Id  VDI id  Tag            Owner node(s)\n${row}`);
+  // every sheep knows the lock
+  assert.is((await c.dog(['vdi', 'lock', 'list'], { port: c.port(2) })).out.split('\n')[1], row.trimEnd());
+  await dog(['vdi', 'lock', 'unlock', 'v']);
+  assert.is((await dog(['vdi', 'lock', 'list'])).out.split('\n').length, 2);
+  assert.is(await lockVdi(c.port(2), 'v', 0), SD_RES.SUCCESS);
+  await dog(['vdi', 'lock', 'unlock', 'v']);
+  // shared locks: the first participant is "modified", later ones "invalidated"
+  assert.is(await lockVdi(c.port(0), 'v', 1), SD_RES.SUCCESS);
+  assert.is(await lockVdi(c.port(1), 'v', 1), SD_RES.SUCCESS);
+  assert.is(await lockVdi(c.port(2), 'v', 0), SD_RES.VDI_LOCKED);
+  assert.is((await dog(['vdi', 'lock', 'list'])).out.split('\n')[1],
+    `  ${'v'.padEnd(8)}      0  ${vid.padStart(6)}  ${''.padEnd(13)}  IPv4 ip:127.0.0.1 port:${c.port(0)}(modified)` +
+    ` IPv4 ip:127.0.0.1 port:${c.port(1)}(invalidated)`);
+});
+
+test('object location and track name the object and the nodes that hold it', async () => {
+  const snap = (await vidOf('v', 1)).toString(16);
+  const nodes = [0, 1, 2].map((i) => `127.0.0.1:${c.port(i)}`);
+  const loc = (await dog(['vdi', 'object', 'location', '-s', 'one', '-i', '0', 'v'])).out.split('\n');
+  assert.is(loc[0], `Looking for the object 0x${snap}00000000 (vid 0x${snap} idx 0, 3 copies) with 3 nodes`);
+  assert.equal(loc.slice(2, 5), nodes.map((n) => `${n} has the object`));
+  assert.is(loc[6], 'According to sheepdog algorithm, the object should be located at:');
+  assert.equal(loc[7]!.split(' ').sort(), [...nodes].sort());
+  const none = await dog(['vdi', 'object', 'location', '-i', '3', 'v']);
+  assert.is(none.out, `The inode object 0x${(await vidOf('v')).toString(16)} idx 3 is not allocated\n`);
+  const tr = (await dog(['vdi', 'track', '-i', '1', 'v'])).out.split('\n');
+  const live = (await vidOf('v')).toString(16);
+  const owner = (await vidOf('v', 2)).toString(16);
+  assert.is(tr[0], `Tracking the object 0x${owner}00000001 (the inode vid 0x${live} idx 1) with 3 nodes`);
+  assert.is(tr[2], `obj ${owner}00000001 locations at epoch 1, copies = 3`);
+  assert.is(tr[3], '-'.repeat(51));
+  assert.equal(tr.slice(4, 7).sort(), [...nodes].sort());
+});
+
+test.run();
