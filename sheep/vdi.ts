@@ -4,7 +4,9 @@ import {
   countDataObjs, decodeInodeHeader, encodeInodeHeader, grefOffset, INODE_OFF, isSnapshot, nowCtime, readCString,
   type InodeHeader,
 } from '../shared/inode.js';
-import { SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToVdiOid } from '../shared/oid.js';
+import {
+  SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToDataOid, vidToVdiOid,
+} from '../shared/oid.js';
 import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -32,6 +34,7 @@ export interface InodeImage {
 
 const io = (oid: bigint, offset: number): ObjectIo => ({ oid, offset, copies: 0, copyPolicy: 0, flags: 0 });
 const HYPER_BTREE_MAGIC = 0x6274;
+const BTREE_HEADER_SIZE = 8;
 
 /** VDI creation, snapshot, clone, lookup and deletion: the work parts of the VDI cluster ops. */
 export class VdiManager {
@@ -66,9 +69,11 @@ export class VdiManager {
   async writeInode(img: InodeImage, create: boolean, copies: number): Promise<void> {
     const oid = vidToVdiOid(img.header.vdiId);
     const n = img.index.length;
-    const head = Buffer.alloc(SD_INODE_HEADER_SIZE + 4 * n);
+    const hyper = img.header.storePolicy === 1;
+    // a hyper volume's index area starts with a B-tree header: magic, depth 1, no entries
+    const head = Buffer.alloc(SD_INODE_HEADER_SIZE + (hyper ? BTREE_HEADER_SIZE : 4 * n));
     encodeInodeHeader(img.header, head);
-    if (img.header.storePolicy === 1) {
+    if (hyper) {
       head.writeUInt16LE(HYPER_BTREE_MAGIC, INODE_OFF.dataVdiId);
       head.writeUInt16LE(1, INODE_OFF.dataVdiId + 2);
     }
@@ -195,6 +200,7 @@ export class VdiManager {
       return { vid: newVid, copies, shift };
     }
     const parent = await this.readInode(base).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
+    refuseHyper(parent);
     await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
     await this.writeInode(childOf(parent, header), true, copies)
       .catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
@@ -212,6 +218,7 @@ export class VdiManager {
     const w = r.vid;
     const newVid = r.freeSlot;
     const working = await this.readInode(w).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
+    refuseHyper(working);
     const copies = working.header.nrCopies;
     const shift = working.header.blockSizeShift;
     await this.announce(w, newVid, copies, working.header.copyPolicy, shift);
@@ -248,6 +255,10 @@ export class VdiManager {
       return vid;
     }
     const copies = img.header.nrCopies || this.s.gateway.copies(vidToVdiOid(vid), 0);
+    if (img.header.storePolicy === 1) {
+      await this.removeHyperObjects(vid, copies);
+      return vid;
+    }
     const cleared: InodeImage = {
       header: { ...img.header, name: '', vdiSize: 0 },
       index: new Uint32Array(0),
@@ -258,6 +269,57 @@ export class VdiManager {
       await this.s.gateway.write({ ...io(vidToVdiOid(vid), grefOffset(0)), copies }, Buffer.alloc(4 * img.gref.length));
     }
     return vid;
+  }
+
+  /**
+   * DEL_VDI of a hyper volume (no reference counting there): remove the data
+   * objects it owns and its B-tree leaves, then clear the inode. The clearing
+   * write starts at offset 0 so that the gateway does not read the B-tree bytes
+   * as index slots whose references to drop.
+   */
+  private async removeHyperObjects(vid: number, copies: number): Promise<void> {
+    const inode = vidToVdiOid(vid);
+    const gone = (oid: bigint) => this.s.gateway.remove({ ...io(oid, 0), copies }).catch((e) => {
+      if (!(e instanceof SdError) || e.code !== SD_RES.NO_OBJ) throw e;
+    });
+    const leafEntries = async (oid: bigint, at: number): Promise<void> => {
+      const h = await this.s.gateway.read({ ...io(oid, at), copies }, BTREE_HEADER_SIZE);
+      if (h.readUInt16LE(0) !== HYPER_BTREE_MAGIC) return;
+      const n = h.readUInt32LE(4);
+      if (h.readUInt16LE(2) === 2) {
+        const ind = n === 0 ? Buffer.alloc(0) : await this.s.gateway.read({ ...io(oid, at + BTREE_HEADER_SIZE), copies }, 16 * n);
+        for (let i = 0; i < n; i++) {
+          const leaf = ind.readBigUInt64LE(16 * i + 8);
+          await leafEntries(leaf, 0);
+          await gone(leaf);
+        }
+        return;
+      }
+      const e = n === 0 ? Buffer.alloc(0) : await this.s.gateway.read({ ...io(oid, at + BTREE_HEADER_SIZE), copies }, 8 * n);
+      for (let i = 0; i < n; i++) {
+        if (e.readUInt32LE(8 * i + 4) === vid) await gone(vidToDataOid(vid, e.readUInt32LE(8 * i)));
+      }
+    };
+    const root = await this.s.gateway.read({ ...io(inode, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE);
+    const depth = root.readUInt16LE(2);
+    const entries = root.readUInt32LE(4);
+    await leafEntries(inode, INODE_OFF.dataVdiId);
+    const img = await this.readInode(vid);
+    const used = BTREE_HEADER_SIZE + entries * (depth === 2 ? 16 : 8);
+    const b = Buffer.alloc(SD_INODE_HEADER_SIZE + Math.min(used, SD_INODE_DATA_INDEX * 4));
+    encodeInodeHeader({ ...img.header, name: '', vdiSize: 0 }, b);
+    await this.s.gateway.write({ ...io(inode, 0), copies }, b);
+  }
+}
+
+/**
+ * Sharing a hyper volume's B-tree (copying its leaves) is not done yet: refuse
+ * rather than give the new VDI an empty index. dog never asks (it refuses to
+ * snapshot hyper volumes); QEMU's savevm would.
+ */
+function refuseHyper(img: InodeImage): void {
+  if (img.header.storePolicy === 1) {
+    throw new SdError(SD_RES.INVALID_PARMS, 'snapshots and clones of hyper volumes are not supported');
   }
 }
 
