@@ -200,6 +200,32 @@ async function objectOp(op: number, oid: bigint, offset: number, data?: Buffer, 
   }
 }
 
+test('discard: zeroing an index slot (newer QEMU) or DISCARD_OBJ (older QEMU) frees an object nothing else holds', async () => {
+  await dog(['vdi', 'create', 'dis', String(16 * MiB)]);
+  await dog(['vdi', 'write', 'dis'], Buffer.alloc(16 * MiB, 7));
+  await dog(['vdi', 'snapshot', '-s', 'keep', 'dis']);
+  await dog(['vdi', 'write', 'dis', String(8 * MiB), String(8 * MiB)], Buffer.alloc(8 * MiB, 9));
+  const snap = await vidOf('dis', 1);
+  const live = await vidOf('dis');
+  const inode = vidToVdiOid(live);
+  const onDisk = (oid: bigint) => [0, 1, 2].filter((i) => readdirSync(c.objDir(i)).includes(oidHex(oid))).length;
+  // slot 2 is the live VDI's own object: discarding it frees it on every node
+  await objectOp(SD_OP.WRITE_OBJ, inode, SD_INODE_HEADER_SIZE + 4 * 2, Buffer.alloc(4));
+  await waitFor('the discarded object to go', () => onDisk(vidToDataOid(live, 2)) === 0, 10_000);
+  // slot 3 the same way through DISCARD_OBJ
+  await objectOp(SD_OP.DISCARD_OBJ, vidToDataOid(live, 3), 0, undefined, 0);
+  await waitFor('the discarded object to go', () => onDisk(vidToDataOid(live, 3)) === 0, 10_000);
+  // slot 0 still belongs to the snapshot: the live VDI forgets it, the snapshot keeps it
+  await objectOp(SD_OP.WRITE_OBJ, inode, SD_INODE_HEADER_SIZE, Buffer.alloc(4));
+  assert.is(onDisk(vidToDataOid(snap, 0)), 3);
+  const now = (await dog(['vdi', 'read', 'dis'])).stdout;
+  const want = Buffer.concat([Buffer.alloc(4 * MiB), Buffer.alloc(4 * MiB, 7), Buffer.alloc(8 * MiB)]);
+  assert.ok(now.equals(want), 'discarded ranges read as zeros');
+  assert.ok((await dog(['vdi', 'read', '-s', 'keep', 'dis'])).stdout.equals(Buffer.alloc(16 * MiB, 7)), 'the snapshot is whole');
+  const row = (await dog(['vdi', 'list', '-r', 'dis'])).out.trim().split('\n').at(-1)!.split(' ');
+  assert.equal([Number(row[4]), Number(row[5])], [0, 4 * MiB], 'Used and Shared after the discards');
+});
+
 test('a hyper volume (-y): created with a B-tree index, read through it, and its objects removed by delete', async () => {
   await dog(['vdi', 'create', '-y', 'hyp', '5T']);
   const vid = await vidOf('hyp');
