@@ -42,6 +42,8 @@ export interface Subcommand {
   nested?: readonly NestedCommand[];
   /** the nested command run when no argument names one (`dog node recovery`) */
   defaultNested?: string;
+  /** not in `Available ... commands` listings (commands Sheepdog 1.0 does not have) */
+  hidden?: boolean;
   /**
    * The code. With nested commands and no loader, the first argument picks the
    * nested command (the original's do_generic_subcommand). Without either: not
@@ -163,6 +165,15 @@ export const COMMANDS: readonly Command[] = [
             name: 'unlock', desc: 'unlock locked VDI forcibly', flags: A, args: '<vdiname>',
             load: async () => (await import('./vdi/lock.js')).unlock,
           },
+        ],
+      },
+      {
+        // the object cache of sheep -w (0.9's commands; 1.0 has none)
+        name: 'cache', opts: 'aprhT', flags: A, desc: "See 'dog vdi cache' for more information", hidden: true,
+        nested: [
+          { name: 'flush', desc: 'flush the cache of the vdi specified.', flags: A, args: '<vdiname>', load: async () => (await import('./vdi/cache.js')).flush },
+          { name: 'delete', desc: 'drop the cache of the vdi specified (written back first).', flags: A, args: '<vdiname>', load: async () => (await import('./vdi/cache.js')).remove },
+          { name: 'info', desc: 'show usage of the cache', flags: N, load: async () => (await import('./vdi/cache.js')).info },
         ],
       },
     ],

@@ -17,7 +17,7 @@ export function topLevelHelp(): string {
     'Available commands:',
   ];
   for (const c of COMMANDS) {
-    for (const s of c.subs) lines.push(`  ${col24(`${c.name} ${s.name}`)}${s.desc}`);
+    for (const s of c.subs.filter((x) => !x.hidden)) lines.push(`  ${col24(`${c.name} ${s.name}`)}${s.desc}`);
   }
   lines.push('', "For more information, run 'dog <command> <subcommand> --help'.");
   return lines.join('\n') + '\n';
@@ -25,7 +25,7 @@ export function topLevelHelp(): string {
 
 /** The stderr lines after `Invalid command` or for `dog <cmd>` alone. */
 export function commandListing(cmd: Command): string[] {
-  return [`Available ${cmd.name} commands:`, ...cmd.subs.map((s) => `  ${cmd.name} ${s.name}`)];
+  return [`Available ${cmd.name} commands:`, ...cmd.subs.filter((s) => !s.hidden).map((s) => `  ${cmd.name} ${s.name}`)];
 }
 
 /**

@@ -24,6 +24,7 @@ import { Stats } from './stats.js';
 import { Recovery } from './recovery.js';
 import { openStore } from './store/create.js';
 import type { MdChange, MdStore } from './store/md.js';
+import { ObjectCache } from './store/object-cache.js';
 import { parseObjectName } from './store/store.js';
 import type { ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
@@ -62,6 +63,8 @@ export class Sheep {
   store: ObjectStore | undefined;
   /** the multi-disk layer of the store, when the command line named disks */
   md: MdStore | undefined;
+  /** -w: the write-back object cache of client I/O */
+  cache: ObjectCache | undefined;
   driver!: ClusterDriver;
   self!: SdNode;
   stopping = false;
@@ -116,6 +119,12 @@ export class Sheep {
       const opened = await openStore(o, this.baseDir, this.meta, this.log, (why, left) => this.onDisksChanged(why, left));
       this.store = opened.store;
       this.md = opened.md;
+    }
+    if (o.cache) {
+      this.cache = new ObjectCache(this.gateway, {
+        dir: o.cache.dir ?? join(this.baseDir, 'cache'), size: o.cache.size, directIo: o.cache.directIo, log: this.log,
+      });
+      await this.cache.init();
     }
     await this.group.load();
     this.driver = await createClusterDriver(o.cluster, this.log);
@@ -353,6 +362,7 @@ export class Sheep {
     hardStop.unref();
     this.server.stopListening();
     await this.server.drain(DRAIN_TIMEOUT_MS);
+    await this.cache?.close();
     await this.driver?.leave().catch((e) => this.log.warn('main', `leaving the cluster: ${resultOf(e)}`));
     await this.closeResources();
     process.exit(code);

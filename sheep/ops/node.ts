@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { SdError } from '../../shared/errors.js';
 import { writeCString } from '../../shared/inode.js';
 import { encodeNodes, SD_NODE_SIZE } from '../../shared/node.js';
-import { isEcObj } from '../../shared/oid.js';
+import { isEcObj, oidToVid } from '../../shared/oid.js';
+import { encodeCacheInfo } from '../store/object-cache.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -171,6 +172,20 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s) {
       return s.recoveryState();
+    },
+  },
+  [SD_OP.GET_CACHE_INFO]: {
+    kind: 'local',
+    async handle(s, req) {
+      if (!s.cache) throw new SdError(SD_RES.NO_CACHE);
+      return encodeCacheInfo(s.cache, req.dataLength);
+    },
+  },
+  [SD_OP.DELETE_CACHE]: {
+    kind: 'local',
+    async handle(s, req) {
+      if (!s.cache) throw new SdError(SD_RES.NO_CACHE);
+      await s.cache.delete(oidToVid(req.objOid));
     },
   },
   [SD_OP.MD_PLUG]: {

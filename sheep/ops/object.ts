@@ -6,10 +6,16 @@ import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { ObjectIo } from '../gateway.js';
+import type { Sheep } from '../sheep.js';
 import type { OpTable } from './types.js';
 
 export function objectIo(req: SdHeader): ObjectIo {
   return { oid: req.objOid, offset: req.objOffset, copies: req.objCopies, copyPolicy: req.objCopyPolicy, flags: req.flags };
+}
+
+/** With -w: data objects flagged for the cache (or cached already) go through this sheep's object cache. */
+function cached(s: Sheep, req: SdHeader): boolean {
+  return s.cache !== undefined && s.cache.handles(req.objOid, (req.flags & SD_FLAG.CMD_CACHE) !== 0);
 }
 
 /** Client object I/O (the gateway ops). */
@@ -18,6 +24,7 @@ export const objectOps: OpTable = {
     kind: 'gateway',
     async handle(s, req, data) {
       const cow = (req.flags & SD_FLAG.CMD_COW) !== 0 ? req.objCowOid : undefined;
+      if (cached(s, req)) return s.cache!.write(objectIo(req), data ?? Buffer.alloc(0), true, cow);
       await s.gateway.createAndWrite(objectIo(req), data ?? Buffer.alloc(0), cow);
     },
   },
@@ -25,6 +32,7 @@ export const objectOps: OpTable = {
     kind: 'gateway',
     async handle(s, req) {
       if (req.dataLength === 0) return undefined;
+      if (cached(s, req)) return s.cache!.read(objectIo(req), req.dataLength);
       return s.gateway.read(objectIo(req), req.dataLength);
     },
   },
@@ -32,12 +40,14 @@ export const objectOps: OpTable = {
     kind: 'gateway',
     async handle(s, req, data) {
       if (!data || data.length === 0) return;
+      if (cached(s, req)) return s.cache!.write(objectIo(req), data, false);
       await s.gateway.write(objectIo(req), data);
     },
   },
   [SD_OP.REMOVE_OBJ]: {
     kind: 'gateway',
     async handle(s, req) {
+      if (cached(s, req)) return s.cache!.remove(objectIo(req));
       await s.gateway.remove(objectIo(req));
     },
   },

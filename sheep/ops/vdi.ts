@@ -1,6 +1,6 @@
 import { SdError } from '../../shared/errors.js';
 import { readCString } from '../../shared/inode.js';
-import { SD_ATTR_OBJ_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS } from '../../shared/oid.js';
+import { oidToVid, SD_ATTR_OBJ_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS } from '../../shared/oid.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -104,7 +104,9 @@ export const vdiOps: OpTable = {
   [SD_OP.READ_DEL_VDIS]: { kind: 'local', force: true, async handle(s, req) { return bitmapReply(req, s.vdis.deleted); } },
   [SD_OP.FLUSH_VDI]: {
     kind: 'local',
-    async handle() {
+    async handle(s, req) {
+      // with -w: write back the VDI's cached objects
+      if (s.cache) return void (await s.cache.flush(oidToVid(req.objOid)));
       // tells QEMU to stop sending flushes: every acknowledged write is already durable
       throw new SdError(SD_RES.INVALID_PARMS);
     },

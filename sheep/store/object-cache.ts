@@ -1,0 +1,298 @@
+import * as fsp from 'node:fs/promises';
+import { resultOf, SdError } from '../../shared/errors.js';
+import { isDataObj, oidToVid } from '../../shared/oid.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import type { ObjectIo } from '../gateway.js';
+import type { Logger } from '../log.js';
+import { KeyedMutex } from './mutex.js';
+import { PlainStore } from './plain.js';
+
+/** Dirty state is kept per 1/64 of an object, as the original's bitmap. */
+const DIRTY_BLOCKS = 64;
+/** Dirty objects written back at once by a flush. */
+const CACHE_FLUSH_CONCURRENCY = 8;
+
+/** What the cache needs of the cluster: the gateway's object I/O. */
+export interface CacheBackend {
+  objSize(oid: bigint): number;
+  read(io: ObjectIo, length: number): Promise<Buffer>;
+  write(io: ObjectIo, data: Buffer): Promise<void>;
+  createAndWrite(io: ObjectIo, data: Buffer, cowOid?: bigint): Promise<void>;
+  remove(io: ObjectIo): Promise<void>;
+}
+
+interface Entry {
+  oid: bigint;
+  size: number;
+  copies: number;
+  copyPolicy: number;
+  /** the object is not in the cluster yet: write-back creates it whole */
+  created: boolean;
+  /** which 1/64 blocks differ from the cluster's copy */
+  dirty: Uint8Array;
+}
+
+export interface CacheInfoRow {
+  vid: number;
+  objects: number;
+  bytes: number;
+  dirtyBytes: number;
+}
+
+/**
+ * The object cache (-w size=,dir=[,directio]): a write-back cache of whole
+ * data objects on this sheep for client I/O carrying the cache flag. Writes are
+ * acknowledged once in the cache; FLUSH_VDI (dog vdi cache flush, QEMU's flush)
+ * writes every dirty block back through the gateway to all copies before it
+ * answers. The cache holds at most `size` bytes; the least recently used
+ * object goes first, written back first when dirty. While an object is cached
+ * here, every client request on this sheep for it goes through the cache.
+ * A sheep that dies loses what it had not written back (as any write-back
+ * cache): the cache directory is emptied at start.
+ */
+export class ObjectCache {
+  /** oid -> entry, least recently used first */
+  private readonly entries = new Map<bigint, Entry>();
+  private readonly lock = new KeyedMutex();
+  private readonly busy = new Map<bigint, number>();
+  private used = 0;
+  private readonly files: PlainStore;
+
+  constructor(
+    private readonly backend: CacheBackend,
+    private readonly o: { dir: string; size: number; directIo: boolean; log: Logger },
+  ) {
+    this.files = new PlainStore({ dir: o.dir, nosync: true, log: o.log, directIo: o.directIo });
+  }
+
+  get capacity(): number {
+    return this.o.size;
+  }
+
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  get directIo(): boolean {
+    return this.o.directIo;
+  }
+
+  async init(): Promise<void> {
+    await fsp.rm(this.o.dir, { recursive: true, force: true });
+    await this.files.init(0);
+    this.o.log.info('cache', `object cache in ${this.o.dir}: ${this.o.size} bytes${this.o.directIo ? ', direct I/O' : ''}`);
+  }
+
+  /** Does this client request go through the cache? */
+  handles(oid: bigint, flagged: boolean): boolean {
+    return isDataObj(oid) && (flagged || this.entries.has(oid));
+  }
+
+  private ref(oid: bigint) {
+    return { oid, ec: undefined };
+  }
+
+  private touch(e: Entry): void {
+    this.entries.delete(e.oid);
+    this.entries.set(e.oid, e);
+  }
+
+  private async locked<T>(oid: bigint, fn: () => Promise<T>): Promise<T> {
+    this.busy.set(oid, (this.busy.get(oid) ?? 0) + 1);
+    try {
+      return await this.lock.run(oid.toString(16), fn);
+    } finally {
+      const n = (this.busy.get(oid) ?? 1) - 1;
+      if (n === 0) this.busy.delete(oid);
+      else this.busy.set(oid, n);
+    }
+  }
+
+  /** Room for `bytes` more: evict least recently used objects not in use, written back first. */
+  private async makeRoom(bytes: number): Promise<void> {
+    for (const e of [...this.entries.values()]) {
+      if (this.used + bytes <= this.o.size) return;
+      if (this.busy.has(e.oid)) continue;
+      await this.locked(e.oid, async () => {
+        if (this.entries.get(e.oid) !== e) return;
+        await this.writeBack(e);
+        await this.drop(e);
+      });
+    }
+  }
+
+  private async drop(e: Entry): Promise<void> {
+    this.entries.delete(e.oid);
+    this.used -= e.size;
+    await this.files.remove(this.ref(e.oid)).catch(() => {});
+  }
+
+  /** Bring an object in: its content from the cluster (or the base for copy-on-write, or zeros). */
+  private async load(io: ObjectIo, create: boolean, cowOid: bigint | undefined): Promise<Entry | undefined> {
+    const size = this.backend.objSize(io.oid);
+    if (size > this.o.size) return undefined;
+    let content: Buffer;
+    if (!create) content = await this.backend.read({ ...io, offset: 0, flags: 0 }, size);
+    else if (cowOid !== undefined) content = await this.backend.read({ ...io, oid: cowOid, offset: 0, flags: 0 }, size);
+    else content = Buffer.alloc(0);
+    await this.makeRoom(size);
+    await this.files.create(this.ref(io.oid), 0, content, size, 0);
+    const e: Entry = {
+      oid: io.oid, size, copies: io.copies, copyPolicy: io.copyPolicy, created: create,
+      dirty: new Uint8Array(DIRTY_BLOCKS).fill(create ? 1 : 0),
+    };
+    this.entries.set(io.oid, e);
+    this.used += size;
+    return e;
+  }
+
+  private markDirty(e: Entry, offset: number, length: number): void {
+    const block = e.size / DIRTY_BLOCKS;
+    const first = Math.floor(offset / block);
+    const last = Math.min(DIRTY_BLOCKS - 1, Math.floor((offset + length - 1) / block));
+    for (let b = first; b <= last; b++) e.dirty[b] = 1;
+  }
+
+  /** CREATE_AND_WRITE_OBJ / WRITE_OBJ through the cache. */
+  async write(io: ObjectIo, data: Buffer, create: boolean, cowOid?: bigint): Promise<void> {
+    await this.locked(io.oid, async () => {
+      let e = this.entries.get(io.oid);
+      if (e && create) {
+        // a create replaces the object: start over from zeros (or its base)
+        await this.drop(e);
+        e = undefined;
+      }
+      e ??= await this.load(io, create, cowOid);
+      if (!e) {
+        // bigger than the whole cache: straight to the cluster
+        if (create) await this.backend.createAndWrite({ ...io, flags: 0 }, data, cowOid);
+        else await this.backend.write({ ...io, flags: 0 }, data);
+        return;
+      }
+      if (data.length > 0) {
+        await this.files.write(this.ref(io.oid), io.offset, data);
+        this.markDirty(e, io.offset, data.length);
+      }
+      this.touch(e);
+    });
+  }
+
+  /** READ_OBJ through the cache: a miss brings the whole object in. */
+  async read(io: ObjectIo, length: number): Promise<Buffer> {
+    return this.locked(io.oid, async () => {
+      const e = this.entries.get(io.oid) ?? (await this.load(io, false, undefined));
+      if (!e) return this.backend.read({ ...io, flags: 0 }, length);
+      this.touch(e);
+      return this.files.read(this.ref(io.oid), io.offset, length);
+    });
+  }
+
+  /** REMOVE_OBJ: the cached copy goes, then the cluster's. */
+  async remove(io: ObjectIo): Promise<void> {
+    await this.locked(io.oid, async () => {
+      const e = this.entries.get(io.oid);
+      if (e) await this.drop(e);
+      try {
+        await this.backend.remove({ ...io, flags: 0 });
+      } catch (err) {
+        // an object created in the cache only was never in the cluster
+        if (!(e?.created && resultOf(err) === SD_RES.NO_OBJ)) throw err;
+      }
+    });
+  }
+
+  /** Write an entry's dirty blocks to every copy (the caller holds its lock). */
+  private async writeBack(e: Entry): Promise<void> {
+    if (!e.dirty.includes(1)) return;
+    const io: ObjectIo = { oid: e.oid, offset: 0, copies: e.copies, copyPolicy: e.copyPolicy, flags: 0 };
+    if (e.created) {
+      const all = await this.files.read(this.ref(e.oid), 0, e.size);
+      await this.backend.createAndWrite(io, all);
+      e.created = false;
+      e.dirty.fill(0);
+      return;
+    }
+    const block = e.size / DIRTY_BLOCKS;
+    for (let b = 0; b < DIRTY_BLOCKS;) {
+      if (!e.dirty[b]) {
+        b++;
+        continue;
+      }
+      let end = b;
+      while (end < DIRTY_BLOCKS && e.dirty[end]) end++;
+      const data = await this.files.read(this.ref(e.oid), b * block, (end - b) * block);
+      await this.backend.write({ ...io, offset: b * block }, data);
+      e.dirty.fill(0, b, end);
+      b = end;
+    }
+  }
+
+  /** FLUSH_VDI: every dirty object of the VDI (all VDIs: undefined) is on all its copies when this resolves. */
+  async flush(vid?: number): Promise<number> {
+    const todo = [...this.entries.values()].filter((e) => (vid === undefined || oidToVid(e.oid) === vid) && e.dirty.includes(1));
+    let flushed = 0;
+    for (let i = 0; i < todo.length; i += CACHE_FLUSH_CONCURRENCY) {
+      await Promise.all(todo.slice(i, i + CACHE_FLUSH_CONCURRENCY).map((e) => this.locked(e.oid, async () => {
+        if (this.entries.get(e.oid) !== e) return;
+        await this.writeBack(e);
+        flushed++;
+      })));
+    }
+    return flushed;
+  }
+
+  /** DELETE_CACHE: the VDI's objects leave the cache (written back first). */
+  async delete(vid: number): Promise<void> {
+    await this.flush(vid);
+    for (const e of [...this.entries.values()]) {
+      if (oidToVid(e.oid) !== vid) continue;
+      await this.locked(e.oid, async () => {
+        if (this.entries.get(e.oid) !== e) return;
+        await this.writeBack(e);
+        await this.drop(e);
+      });
+    }
+  }
+
+  info(): CacheInfoRow[] {
+    const rows = new Map<number, CacheInfoRow>();
+    for (const e of this.entries.values()) {
+      const vid = oidToVid(e.oid);
+      const r = rows.get(vid) ?? { vid, objects: 0, bytes: 0, dirtyBytes: 0 };
+      r.objects++;
+      r.bytes += e.size;
+      r.dirtyBytes += (e.dirty.reduce((a, b) => a + b, 0) * e.size) / DIRTY_BLOCKS;
+      rows.set(vid, r);
+    }
+    return [...rows.values()].sort((a, b) => a.vid - b.vid);
+  }
+
+  /** Clean stop: write everything back. */
+  async close(): Promise<void> {
+    await this.flush().catch((e) => this.o.log.err('cache', `writing back the cache at shutdown: ${(e as Error).message}`));
+    await this.files.close();
+  }
+}
+
+/** GET_CACHE_INFO payload: u64 size, u64 used, u32 count, u8 directio, pad to 24; count x {u32 vid, u32 objects, u64 bytes, u64 dirty}. */
+export const CACHE_INFO_HEADER = 24;
+export const CACHE_INFO_ROW = 24;
+
+export function encodeCacheInfo(c: ObjectCache, room: number): Buffer {
+  const rows = c.info();
+  const fit = Math.max(0, Math.floor((room - CACHE_INFO_HEADER) / CACHE_INFO_ROW));
+  if (rows.length > fit) throw new SdError(SD_RES.BUFFER_SMALL);
+  const b = Buffer.alloc(CACHE_INFO_HEADER + rows.length * CACHE_INFO_ROW);
+  b.writeBigUInt64LE(BigInt(c.capacity), 0);
+  b.writeBigUInt64LE(BigInt(c.usedBytes), 8);
+  b.writeUInt32LE(rows.length, 16);
+  b[20] = c.directIo ? 1 : 0;
+  rows.forEach((r, i) => {
+    const at = CACHE_INFO_HEADER + i * CACHE_INFO_ROW;
+    b.writeUInt32LE(r.vid, at);
+    b.writeUInt32LE(r.objects, at + 4);
+    b.writeBigUInt64LE(BigInt(r.bytes), at + 8);
+    b.writeBigUInt64LE(BigInt(r.dirtyBytes), at + 16);
+  });
+  return b;
+}
