@@ -1,6 +1,8 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
+import { SdError } from '../../shared/errors.js';
+import { SD_RES } from '../../shared/proto/results.js';
 import type { Logger } from '../log.js';
 
 /** O_DIRECT needs file offsets, lengths and memory aligned to the logical block size. */
@@ -97,6 +99,9 @@ export class AlignedBuffers {
         const { bytesWritten } = await fh.write(b, done, data.length - done, offset + done);
         done += bytesWritten;
       }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw code === 'ENOSPC' || code === 'EDQUOT' ? new SdError(SD_RES.NO_SPACE, (e as Error).message) : e;
     } finally {
       this.give(b);
     }

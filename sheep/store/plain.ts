@@ -209,7 +209,7 @@ export class PlainStore implements ObjectStore {
     const direct = this.direct(ref, offset, data.length);
     const fh = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o640);
     try {
-      await fh.truncate(fullSize);
+      await fh.truncate(fullSize).catch((e) => { throw noSpace(e); });
       if (direct) await this.aligned!.write(fh, data, offset);
       else if (data.length > 0) await writeAll(fh, data, offset);
       if (!this.o.nosync) await fh.sync();
@@ -397,10 +397,20 @@ export class PlainStore implements ObjectStore {
 
 async function writeAll(fh: fsp.FileHandle, data: Buffer, offset: number): Promise<void> {
   let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
-    done += bytesWritten;
+  try {
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+  } catch (e) {
+    throw noSpace(e);
   }
+}
+
+/** A full file system is an outcome (NO_SPACE for the client), not a bug. */
+function noSpace(e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new SdError(SD_RES.NO_SPACE, (e as Error).message) : e;
 }
 
 async function syncDir(dir: string): Promise<void> {
