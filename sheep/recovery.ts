@@ -8,6 +8,7 @@ import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import { trimZeroBlocks } from './ops/peer.js';
 import type { Sheep } from './sheep.js';
+import { recoveryWouldFillDisk } from './store/diskfull.js';
 import { parseObjectName, type ObjectRef } from './store/store.js';
 
 /** Objects recovered at once (the original runs 2 workers per disk). */
@@ -167,6 +168,16 @@ export class Recovery {
         if (ref && !this.owns(ref)) await store.moveToStale(ref, r.tgtEpoch);
       }
       this.check(r);
+      const full = await recoveryWouldFillDisk(this.s);
+      this.check(r);
+      if (full) {
+        // -F: nothing is fetched, so no sheep runs out of space
+        this.s.log.err('recovery', `${full}: recovery will cause disk full`);
+        this.s.log.err('recovery', 'canceling recovery because of disk full');
+        r.markListReady();
+        if (this.run === r) this.run = undefined;
+        return;
+      }
       const list = await this.buildList(r);
       this.check(r);
       for (const oid of list) if (!this.hasLocal(oid)) r.pending.add(oid);
