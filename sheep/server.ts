@@ -156,6 +156,9 @@ export class Server {
     if (g.status === SD_STATUS.KILLED) throw new SdError(SD_RES.KILLED);
     if (g.status === SD_STATUS.SHUTDOWN) throw new SdError(SD_RES.SHUTDOWN);
     if (force) return;
+    // a member that may already have been dropped (its coordination session is
+    // in doubt) must not serve: the others may have moved on without it
+    if (this.s.driver?.canServe && !this.s.driver.canServe()) throw new SdError(SD_RES.CLUSTER_ERROR);
     if (g.status !== SD_STATUS.OK || !g.joined) {
       throw new SdError(g.formatted ? SD_RES.WAIT_FOR_JOIN : SD_RES.WAIT_FOR_FORMAT);
     }
