@@ -12,6 +12,7 @@ const SLAB_BYTES = 4 * 1024 * 1024;
 /** Slabs kept for reuse; more concurrent direct I/Os allocate (and probe) their own. */
 const SLAB_POOL_MAX = 16;
 const PROBE_FILE = '.dio_probe';
+const PROBE_BYTES = 4096;
 
 /**
  * Memory for O_DIRECT. JavaScript cannot ask where a buffer lives, so each slab
@@ -30,7 +31,12 @@ export class AlignedBuffers {
    */
   static async open(dir: string, log: Logger): Promise<AlignedBuffers | undefined> {
     const path = join(dir, PROBE_FILE);
-    await fsp.writeFile(path, Buffer.alloc(DIO_ALIGN * 8));
+    // synced, so that its blocks are allocated: ext4 serves O_DIRECT on unallocated
+    // (delayed-allocation) blocks through the page cache, which would accept any memory
+    const w = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    await w.write(Buffer.alloc(PROBE_BYTES), 0, PROBE_BYTES, 0);
+    await w.sync();
+    await w.close();
     try {
       const fh = await fsp.open(path, constants.O_RDONLY | constants.O_DIRECT);
       const ab = new AlignedBuffers(fh);
@@ -47,7 +53,7 @@ export class AlignedBuffers {
     const raw = Buffer.allocUnsafeSlow(length + 4096);
     for (let off = 0; off < 4096; off += 16) {
       try {
-        await this.probe.read(raw, off, DIO_ALIGN, 0);
+        await this.probe.read(raw, off, PROBE_BYTES, 0);
         return raw.subarray(off, off + length);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;

@@ -283,10 +283,17 @@ export class JournalStore implements ObjectStore {
     if (this.applying === 0) for (const w of this.applied.splice(0)) w();
   }
 
-  /** Journal then apply, one at a time per object so that both see the same order. */
+  /**
+   * Journal then apply. Records enter the ring in call order (the queue is
+   * filled synchronously) and each object's records are applied in that same
+   * order, so replay and the live store agree; writes to one object still
+   * share a group commit.
+   */
   private logged(r: Omit<Rec, 'lap' | 'seq'>): Promise<void> {
+    const durable = this.append(r);
+    durable.catch(() => {}); // awaited below, maybe after other records of the object
     return this.lock.run(objectName(r.ref.oid, r.ref.ec), async () => {
-      await this.append(r);
+      await durable;
       try {
         await this.apply(r as Rec, false);
       } finally {
