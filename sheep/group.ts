@@ -185,7 +185,22 @@ export class Group implements ClusterHandlers {
   }
 
   lost(reason: string): void {
-    this.s.fatal(`cluster membership lost: ${reason}`);
+    if (!this.s.driver.rejoinable || this.s.stopping) {
+      this.s.fatal(`cluster membership lost: ${reason}`);
+      return;
+    }
+    void this.s.rejoin(reason);
+  }
+
+  /**
+   * Forget the membership (we were dropped): serve nothing until a new join is
+   * accepted. The epoch log and cluster config stay: the join compares them.
+   */
+  resetMembership(): void {
+    this.members = [];
+    this.joined = false;
+    if (this.cinfo.status === SD_STATUS.OK) this.cinfo.status = SD_STATUS.WAIT;
+    this.ring = new VnodeRing([]);
   }
 
   // --- epochs ----------------------------------------------------------------

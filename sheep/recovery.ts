@@ -153,6 +153,13 @@ export class Recovery {
     });
   }
 
+  /** Stop whatever runs (this node was dropped from the cluster). */
+  abort(): void {
+    this.gen++;
+    this.run?.markListReady();
+    this.run = undefined;
+  }
+
   private check(r: Run): void {
     if (r.gen !== this.gen || this.s.stopping) throw new Superseded();
   }

@@ -32,6 +32,8 @@ import { VdiTable } from './vdi-table.js';
 
 /** Time a peer gets to answer a membership-time request (VDI states at join). */
 const JOIN_SYNC_TIMEOUT_MS = 10_000;
+/** Longest pause between attempts to join again after the cluster dropped us. */
+const REJOIN_PAUSE_MAX_MS = 10_000;
 /** How long a stopping sheep waits for requests in flight. */
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
@@ -72,6 +74,7 @@ export class Sheep {
   private exitHooks: (() => Promise<void> | void)[] = [];
   /** the last run ended without a clean shutdown: recover once serving */
   private uncleanStart = false;
+  private rejoining = false;
 
   private constructor(readonly opts: SheepOptions, readonly baseDir: string, readonly log: Logger) {
     this.gateway = new Gateway(this);
@@ -345,6 +348,30 @@ export class Sheep {
   kill(): void {
     this.group.setStatus(SD_STATUS.KILLED);
     setImmediate(() => void this.stop(0, 'killed by request'));
+  }
+
+  /**
+   * The cluster dropped us (e.g. our ZooKeeper session expired): stop serving
+   * and join again as a new member, retrying with a growing pause. The join
+   * sets our data aside if the cluster moved on without us.
+   */
+  async rejoin(reason: string): Promise<void> {
+    if (this.rejoining) return;
+    this.rejoining = true;
+    this.log.warn('main', `cluster membership lost (${reason}); joining again`);
+    this.group.resetMembership();
+    this.recovery.abort();
+    this.pool.closeAll();
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await this.driver.start(this.self, this.group.joinPayload(), this.group);
+        break;
+      } catch (e) {
+        this.log.warn('main', `joining again failed: ${(e as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(REJOIN_PAUSE_MAX_MS, 250 * 2 ** attempt)));
+      }
+    }
+    this.rejoining = false;
   }
 
   /** An unrecoverable condition: log it and exit non-zero. */

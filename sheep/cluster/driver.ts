@@ -44,6 +44,11 @@ export interface ClusterDriver {
    * timeout). I/O must not be served then. Absent: always true.
    */
   canServe?(): boolean;
+  /**
+   * True when start() may be called again after handlers.lost (a new session,
+   * a new member). Otherwise a lost membership ends the sheep.
+   */
+  readonly rejoinable?: boolean;
   /** Leave the cluster on purpose. */
   leave(): Promise<void>;
   stop(): Promise<void>;

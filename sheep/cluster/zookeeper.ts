@@ -362,6 +362,7 @@ function firstExternalIPv4(): string {
  */
 export class ZookeeperDriver implements ClusterDriver {
   readonly name = 'zookeeper';
+  readonly rejoinable = true;
   private session: ZkSession | undefined;
   private engine: LogClusterDriver | undefined;
   private lostReported = false;
