@@ -57,6 +57,8 @@ async function assertContents(port?: number): Promise<void> {
 test.before(async () => {
   cluster = await TestCluster.start({
     nodes: NODES, copies: COPIES, disks: (_i, dir) => [0, 1, 2].map((d) => join(dir, `d${d}`)),
+    // one sheep with direct I/O on its disks
+    sheepArgs: (i) => (i === 2 ? ['-D'] : []),
   });
   // 1 MiB objects: enough of them to reach every disk
   let r = await cluster.dog(['vdi', 'create', '-z', '20', 'md', String(VDI_SIZE)]);
