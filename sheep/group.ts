@@ -125,6 +125,12 @@ export class Group implements ClusterHandlers {
     if (self && ci.epoch > 0 && !ci.nodes.some((n) => sameNode(n, this.s.self))) {
       await this.s.setAsideAll(this.cinfo.epoch || ci.epoch);
     }
+    if (self && members.length === 1 && ci.status === SD_STATUS.WAIT && ci.epoch > 0 && ci.ctime !== 0n
+      && ci.nodes.every((n) => sameNode(n, joined))) {
+      // a lone sheep settled its own join: no member ran join(); a restarted
+      // sheep whose latest epoch lists only itself serves at once
+      ci.status = SD_STATUS.OK;
+    }
     const wasFormatted = this.formatted;
     const myAuto = this.cinfo.flags & SD_CLUSTER_FLAG.AUTO_VNODES;
     this.cinfo = { ...ci, flags: ci.ctime === 0n ? (ci.flags & ~SD_CLUSTER_FLAG.AUTO_VNODES) | myAuto : ci.flags };
