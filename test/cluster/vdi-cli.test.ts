@@ -185,6 +185,25 @@ test('object location and track name the object and the nodes that hold it', asy
   assert.equal(tr.slice(4, 7).sort(), [...nodes].sort());
 });
 
+test('object dump-inode prints an inode file: header fields, owners and generation references', async () => {
+  const live = await vidOf('v');
+  const snap = await vidOf('v', 2);
+  const r = await dog(['vdi', 'object', 'dump-inode', `${c.objDir(1)}/${oidHex(vidToVdiOid(live))}`]);
+  const lines = r.out.split('\n');
+  assert.is(lines[0], 'name: v');
+  assert.ok(lines.includes(`vdi_id: ${live.toString(16)}`) && lines.includes(`parent_vdi_id: ${snap.toString(16)}`), r.out);
+  assert.ok(lines.includes('snap_id: 3') && lines.includes('snap_ctime: 0'), r.out);
+  const idx = lines.indexOf('data_vdi_id:');
+  const gref = lines.indexOf('gref:');
+  const first = (await vidOf('v', 1)).toString(16);
+  assert.equal(lines.slice(idx + 1, gref), [`0: ${first}`, `1: ${snap.toString(16)}`]);
+  // both objects were inherited: generation 2 and 1 here (two and one snapshots ago), no sharers yet
+  assert.equal(lines.slice(gref + 1, gref + 3), [`0: ${first}, 2, 0`, `1: ${snap.toString(16)}, 1, 0`]);
+  const missing = await c.dog(['vdi', 'object', 'dump-inode', `${c.objDir(1)}/nosuchfile`]);
+  assert.is(missing.code, 1);
+  assert.is(missing.stderr, 'failed to open inode object file: No such file or directory\n');
+});
+
 /** Object I/O as QEMU does it, for what dog cannot write yet (a hyper volume's B-tree). */
 async function objectOp(op: number, oid: bigint, offset: number, data?: Buffer, length = 0): Promise<Buffer> {
   const conn = await SheepConnection.connect({ host: '127.0.0.1', port: c.port(0) }, 5000);
