@@ -19,6 +19,7 @@ import { EXIT } from '../exit.js';
 import { readFull } from '../fdio.js';
 import { writeObjectQuiet } from '../object-io.js';
 import { err } from '../output.js';
+import { HyperSlots } from './hyper-slots.js';
 import { FlatIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { parseRangeArgs, type Piece } from './range.js';
@@ -66,7 +67,7 @@ class Writer {
   constructor(
     private readonly dog: Dog,
     private readonly h: InodeHeader,
-    private readonly index: FlatIndex,
+    private readonly index: FlatIndex | HyperSlots,
     private readonly objSize: number,
     private readonly window: number,
   ) {}
@@ -110,7 +111,11 @@ class Writer {
   send(p: Piece, buf: Buffer): void {
     const { h, dog } = this;
     const plan = planPiece(this.index.vidAt(p.idx), h.vdiId, p);
-    this.index.set(p.idx, h.vdiId);
+    if (this.index.set(p.idx, h.vdiId) === false) {
+      this.fail('dog: the index of this hyper volume needs a second level, which is not implemented yet', EXIT.FAILURE);
+      this.release(buf);
+      return;
+    }
     const flags = dog.opts.writeback ? SD_FLAG.CMD_CACHE : 0;
     this.track((async () => {
       const r = await writeObjectQuiet(dog, {
@@ -123,7 +128,9 @@ class Writer {
         return;
       }
       if (!plan.create || this.failed) return;
-      const s = await slotWriteQuiet(dog, h.vdiId, p.idx, h, { flags, direct: false });
+      const s = this.index instanceof HyperSlots
+        ? await this.index.persist(flags)
+        : await slotWriteQuiet(dog, h.vdiId, p.idx, h, { flags, direct: false });
       if (s.result !== SD_RES.SUCCESS) this.fail(s.message, EXIT.FAILURE);
     })());
   }
@@ -157,11 +164,13 @@ export async function writeFrom(
     err('Write offset is beyond the end of the VDI');
     return EXIT.FAILURE;
   }
-  if (h.storePolicy === 1) {
-    err('dog: writing to a hyper volume is not implemented yet');
+  const index = h.storePolicy === 1
+    ? HyperSlots.open(dog, h, opened.inode)
+    : new FlatIndex(opened.inode, SD_INODE_HEADER_SIZE, countDataObjs(h));
+  if (!index) {
+    err('dog: writing to a hyper volume with a two-level index is not implemented yet');
     return EXIT.FAILURE;
   }
-  const index = new FlatIndex(opened.inode, SD_INODE_HEADER_SIZE, countDataObjs(h));
   const objSize = 2 ** h.blockSizeShift;
   const w = new Writer(dog, h, index, objSize, windowFor(objSize));
   let total = Math.min(range.len, h.vdiSize - range.offset);

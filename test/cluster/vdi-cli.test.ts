@@ -204,7 +204,7 @@ test('object dump-inode prints an inode file: header fields, owners and generati
   assert.is(missing.stderr, 'failed to open inode object file: No such file or directory\n');
 });
 
-/** Object I/O as QEMU does it, for what dog cannot write yet (a hyper volume's B-tree). */
+/** Object I/O as QEMU does it. */
 async function objectOp(op: number, oid: bigint, offset: number, data?: Buffer, length = 0): Promise<Buffer> {
   const conn = await SheepConnection.connect({ host: '127.0.0.1', port: c.port(0) }, 5000);
   try {
@@ -245,7 +245,7 @@ test('discard: zeroing an index slot (newer QEMU) or DISCARD_OBJ (older QEMU) fr
   assert.equal([Number(row[4]), Number(row[5])], [0, 4 * MiB], 'Used and Shared after the discards');
 });
 
-test('a hyper volume (-y): created with a B-tree index, read through it, and its objects removed by delete', async () => {
+test('a hyper volume (-y): a B-tree index written by QEMU and by dog, read through, and its objects removed by delete', async () => {
   await dog(['vdi', 'create', '-y', 'hyp', '5T']);
   const vid = await vidOf('hyp');
   const inode = vidToVdiOid(vid);
@@ -272,6 +272,17 @@ test('a hyper volume (-y): created with a B-tree index, read through it, and its
   assert.is(map, `Index       VID\n${idxs.map((i) => `${String(i).padStart(8, '0')} ${vid.toString(16).padStart(8)}`).join('\n')}\n`);
   const r = await dog(['vdi', 'read', 'hyp', String(1_000_000 * 4 * MiB), '8192']);
   assert.ok(r.stdout.equals(Buffer.concat([Buffer.alloc(4096, 1_000_000 & 0xff), Buffer.alloc(4096)])));
+  // dog vdi write adds entries to the same tree, here before, between and after the others
+  const more: [number, Buffer][] = [[0, Buffer.alloc(4096, 0xa1)], [1_100_000, Buffer.alloc(2 * 4 * MiB, 0xa2)], [1_300_000, Buffer.alloc(100, 0xa3)]];
+  for (const [i, d] of more) await dog(['vdi', 'write', 'hyp', String(i * 4 * MiB + 10), String(d.length)], d);
+  for (const [i, d] of more) {
+    const back = await dog(['vdi', 'read', 'hyp', String(i * 4 * MiB + 10), String(d.length)]);
+    assert.ok(back.stdout.equals(d), `hyper volume index ${i} reads back`);
+  }
+  const all = [0, 3, 1_000_000, 1_100_000, 1_100_001, 1_100_002, 1_200_000, 1_300_000];
+  assert.is((await dog(['vdi', 'object', 'map', 'hyp'])).out,
+    `Index       VID\n${all.map((i) => `${String(i).padStart(8, '0')} ${vid.toString(16).padStart(8)}`).join('\n')}\n`);
+  assert.is((await dog(['vdi', 'check', 'hyp'])).out, 'finish check&repair hyp\n');
   const snap = await c.dog(['vdi', 'snapshot', 'hyp']);
   assert.is(snap.code, 1);
   assert.is(snap.stderr, 'creating a snapshot of hypervolume is not supported\n');
