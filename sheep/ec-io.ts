@@ -282,9 +282,32 @@ export class EcIo {
         return this.s.gateway.peer(n, h, payload);
       }));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
-      if (failed.length === 0) return;
+      if (failed.length === 0) {
+        if (holders.length < g.code.total && strips !== undefined) await this.dropUnheldStrips(oid, g, holders.length);
+        return;
+      }
       throw failed.find((e) => RETRYABLE.has(resultOf(e))) ?? failed.find((e) => resultOf(e) === SD_RES.NO_OBJ) ?? failed[0];
     });
+  }
+
+  /**
+   * After a degraded write (fewer zones than strips) the strips from index
+   * `from` on were not rewritten, so any copy of them left on a member is out
+   * of date; remove them so that recovery, once the zones are back, rebuilds
+   * them from the written strips instead of finding the old ones. Sent with
+   * the RECOVERY flag: nobody owns these strips now, nothing is to wait for.
+   */
+  private async dropUnheldStrips(oid: bigint, g: EcGeometry, from: number): Promise<void> {
+    const reqs: Promise<unknown>[] = [];
+    for (const n of this.s.group.members) {
+      if (n.nrVnodes === 0) continue;
+      for (let j = from; j < g.code.total; j++) {
+        const h = this.stripHeader(SD_OP.REMOVE_PEER, oid, g, j, 0, 0, false);
+        h.flags |= SD_FLAG.CMD_RECOVERY;
+        reqs.push(this.s.gateway.peer(n, h).catch(() => {}));
+      }
+    }
+    await Promise.all(reqs);
   }
 }
 
