@@ -18,6 +18,9 @@ const OBJ_LIST_START_BYTES = 1 << 20;
 const OBJ_LIST_MAX_BYTES = 1 << 30;
 /** A peer that does not answer a recovery request in this long is skipped. */
 const RECOVERY_PEER_TIMEOUT_MS = 30_000;
+/** Passes over objects whose recovery failed (a peer did not answer) before giving up. */
+const RECOVERY_RETRY_ROUNDS = 5;
+const RECOVERY_RETRY_PAUSE_MS = 1000;
 /** How long a new recovery waits for peer ops of the previous epoch to finish. */
 const DRAIN_OLD_OPS_MS = 30_000;
 
@@ -36,6 +39,8 @@ interface Run {
   finished: number;
   /** owned objects not recovered yet */
   pending: Set<bigint>;
+  /** objects whose recovery failed for a reason that may pass (a peer did not answer) */
+  failed: Set<bigint>;
   listReady: Promise<void>;
   markListReady: () => void;
 }
@@ -139,7 +144,7 @@ export class Recovery {
     const listReady = new Promise<void>((resolve) => { markListReady = resolve; });
     const r: Run = {
       gen, epoch: this.s.group.epoch, tgtEpoch, notify, phase: RECOVERY_PHASE.PREPARE,
-      total: 0, finished: 0, pending: new Set(), listReady, markListReady,
+      total: 0, finished: 0, pending: new Set(), failed: new Set(), listReady, markListReady,
     };
     const prev = this.run;
     prev?.markListReady();
@@ -196,7 +201,23 @@ export class Recovery {
     r.markListReady();
     if (!this.s.group.cinfo.disableRecovery) await this.work(r);
     else await this.waitEnabled(r);
+    for (let round = 1; round <= RECOVERY_RETRY_ROUNDS && r.failed.size > 0; round++) {
+      await new Promise((resolve) => setTimeout(resolve, RECOVERY_RETRY_PAUSE_MS * round));
+      this.check(r);
+      this.s.log.info('recovery', `epoch ${r.epoch}: trying ${r.failed.size} objects again`);
+      for (const oid of r.failed) r.pending.add(oid);
+      r.finished -= r.failed.size;
+      r.failed.clear();
+      await this.work(r);
+    }
     this.check(r);
+    if (r.failed.size > 0) {
+      // never report completion: the others would drop the stale copies this
+      // node may still need
+      this.s.log.err('recovery', `epoch ${r.epoch}: ${r.failed.size} objects could not be recovered; stale copies are kept until a later recovery succeeds`);
+      if (this.run === r) this.run = undefined;
+      return;
+    }
     r.phase = RECOVERY_PHASE.NOTIFY;
     this.s.log.info('recovery', `recovery of epoch ${r.epoch} complete`);
     if (r.notify) {
@@ -254,6 +275,8 @@ export class Recovery {
       .catch((e) => {
         if (e instanceof Superseded) return;
         this.s.log.warn('recovery', `object ${oid.toString(16)}: ${(e as Error).message}`);
+        // an object no holder of any epoch has is gone (deleted): nothing to wait for
+        if (!(e instanceof SdError && e.code === SD_RES.NO_OBJ)) r.failed.add(oid);
       })
       .finally(() => {
         this.inflight.delete(oid);
@@ -375,21 +398,24 @@ export class Recovery {
     }
     const size = this.s.gateway.objSize(oid);
     const alive = new Set(this.s.group.members.map(nodeKey));
-    for (let e = r.tgtEpoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
+    let unsure = false;
+    // current owners first: a live copy there is as new as any
+    for (let e = r.epoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
       this.check(r);
       const nodes = await this.epochNodes(e);
       if (!nodes) continue;
       const ring = new VnodeRing(this.s.group.effective(nodes));
       if (ring.isEmpty) continue;
       for (const h of ring.holders(oid, this.copies(oid))) {
-        let data: Buffer | undefined;
+        let data: Buffer | undefined | 'error';
         if (this.s.isSelf(h)) {
           const tag = store.staleEpoch(ref);
           if (tag !== undefined && tag >= e) data = await store.readStale(ref, tag, 0, size);
         } else if (alive.has(nodeKey(h))) {
           data = await this.fetch(h, oid, e, size);
         }
-        if (!data) continue;
+        if (data === 'error') unsure = true;
+        if (!data || data === 'error') continue;
         this.check(r);
         if (store.exists(ref)) return;
         const t = trimZeroBlocks(0, data);
@@ -398,20 +424,24 @@ export class Recovery {
         return;
       }
     }
-    throw new SdError(SD_RES.NO_OBJ, `no copy found in epochs ${r.tgtEpoch}..${this.lastGatheredEpoch}`);
+    if (unsure) throw new SdError(SD_RES.NETWORK_ERROR, 'no copy found, and some holders did not answer');
+    throw new SdError(SD_RES.NO_OBJ, `no copy found in epochs ${r.epoch}..${this.lastGatheredEpoch}`);
   }
 
   /** An erasure-coded strip is rebuilt from any d strips of the current or older epochs. */
   private async recoverStrip(r: Run, oid: bigint, strip: number): Promise<void> {
     const sources: SdNode[][] = [];
-    for (let e = r.tgtEpoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
+    const epochs: number[] = [];
+    for (let e = r.epoch; e >= this.lastGatheredEpoch && e >= 1; e--) {
       const nodes = await this.epochNodes(e);
       if (!nodes) continue;
       const ring = new VnodeRing(this.s.group.effective(nodes));
-      if (!ring.isEmpty) sources.push(ring.holders(oid, this.ecStrips(oid)!));
+      if (ring.isEmpty) continue;
+      sources.push(ring.holders(oid, this.ecStrips(oid)!));
+      epochs.push(e);
     }
     this.check(r);
-    const data = await this.s.ec.rebuildStrip(oid, strip, sources);
+    const data = await this.s.ec.rebuildStrip(oid, strip, sources, epochs);
     const store = this.s.store!;
     const ref = { oid, ec: strip };
     if (store.exists(ref)) return;
@@ -419,7 +449,8 @@ export class Recovery {
   }
 
   /** READ_PEER with the recovery flag: the holder answers from its live or stale copy. */
-  private async fetch(n: SdNode, oid: bigint, tgtEpoch: number, size: number, ec?: number): Promise<Buffer | undefined> {
+  /** The object's bytes; undefined when the holder has no copy; 'error' when it could not tell. */
+  private async fetch(n: SdNode, oid: bigint, tgtEpoch: number, size: number, ec?: number): Promise<Buffer | undefined | 'error'> {
     const req = SdHeader.request(SD_OP.READ_PEER, SD_FLAG.CMD_RECOVERY, size);
     req.epoch = this.s.group.epoch;
     req.objOid = oid;
@@ -429,12 +460,13 @@ export class Recovery {
       const conn = await this.s.pool.get(this.s.ioTarget(n));
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.OLD_NODE_VER) throw new Superseded();
-      if (rsp.hdr.result !== SD_RES.SUCCESS) return undefined;
+      if (rsp.hdr.result === SD_RES.NO_OBJ) return undefined;
+      if (rsp.hdr.result !== SD_RES.SUCCESS) return 'error';
       return rsp.data.length === size ? rsp.data : Buffer.concat([rsp.data, Buffer.alloc(size - rsp.data.length)]);
     } catch (e) {
       if (e instanceof Superseded) throw e;
       this.s.log.debug('recovery', `${oid.toString(16)} from ${nodeAddrString(n)}: ${resultOf(e)}`);
-      return undefined;
+      return 'error';
     }
   }
 

@@ -82,7 +82,7 @@ function runFile(file: string, timeoutMs: number, pidDir: string): Promise<FileR
       const leftovers = killLeftovers(pidDir);
       const s = parseSummary(out);
       const result: FileResult = s
-        ? { passed: s.passed, failed: s.total - s.passed - s.skipped, skipped: s.skipped, note: '' }
+        ? { passed: s.passed, failed: s.total - s.passed, skipped: s.skipped, note: '' }
         : { passed: 0, failed: 0, skipped: 0, note: '' };
       if (timedOut) {
         result.failed += 1;
