@@ -104,7 +104,7 @@ export class Gateway {
   /** Send a peer request to one node (or run it here when the node is us). */
   async peer(node: SdNode, hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
     if (this.isSelf(node)) return this.s.peerLocal(hdr, payload);
-    const conn = await this.s.pool.get(this.s.ioTarget(node));
+    const conn = await this.s.peerConn(node);
     const r = await conn.request(hdr, payload, PEER_TIMEOUT_MS);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `from ${node.port}`);
     return r;

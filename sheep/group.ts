@@ -174,7 +174,7 @@ export class Group implements ClusterHandlers {
   async leave(left: SdNode, members: readonly SdNode[]): Promise<void> {
     this.members = sortNodes(members);
     this.s.log.info('group', `${nodeAddrString(left)} left`);
-    this.s.pool.drop(this.s.ioTarget(left));
+    this.s.dropPeer(left);
     if (this.status === SD_STATUS.OK) await this.newEpoch();
     else this.rebuildRing();
   }

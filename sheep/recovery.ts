@@ -351,7 +351,7 @@ export class Recovery {
     for (let len = OBJ_LIST_START_BYTES; len <= OBJ_LIST_MAX_BYTES; len *= 2) {
       const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
       req.epoch = this.s.group.epoch;
-      const conn = await this.s.pool.get(this.s.ioTarget(n));
+      const conn = await this.s.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
       if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result);
@@ -374,7 +374,7 @@ export class Recovery {
       try {
         const req = SdHeader.request(SD_OP.GET_EPOCH, 0, 80 * 6144 + 8);
         req.objTgtEpoch = epoch;
-        const conn = await this.s.pool.get(this.s.ioTarget(n));
+        const conn = await this.s.peerConn(n);
         const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
         if (rsp.hdr.result !== SD_RES.SUCCESS || rsp.data.length < 8) continue;
         const nodes = decodeNodes(rsp.data, (rsp.data.length - 8) / 80);
@@ -457,7 +457,7 @@ export class Recovery {
     req.objTgtEpoch = tgtEpoch;
     if (ec !== undefined) req.objEcIndex = ec;
     try {
-      const conn = await this.s.pool.get(this.s.ioTarget(n));
+      const conn = await this.s.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.OLD_NODE_VER) throw new Superseded();
       if (rsp.hdr.result === SD_RES.NO_OBJ) return undefined;

@@ -1,8 +1,8 @@
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConnectionPool, type Target } from '../shared/client.js';
+import { ConnectError, ConnectionPool, type SheepConnection, type Target } from '../shared/client.js';
 import { resultOf, SdError } from '../shared/errors.js';
-import { makeNode, nodeAddrString, nodeIoTarget, sameNode, type SdNode } from '../shared/node.js';
+import { addrToString, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, type SdNode } from '../shared/node.js';
 import { SD_STATUS } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -32,6 +32,8 @@ import { VdiTable } from './vdi-table.js';
 
 /** Time a peer gets to answer a membership-time request (VDI states at join). */
 const JOIN_SYNC_TIMEOUT_MS = 10_000;
+/** How long an unreachable I/O address is passed over before it is tried again. */
+const IO_ADDR_RETRY_MS = 30_000;
 /** Longest pause between attempts to join again after the cluster dropped us. */
 const REJOIN_PAUSE_MAX_MS = 10_000;
 /** How long a stopping sheep waits for requests in flight. */
@@ -75,6 +77,8 @@ export class Sheep {
   /** the last run ended without a clean shutdown: recover once serving */
   private uncleanStart = false;
   private rejoining = false;
+  /** peers whose I/O address refused us, and when */
+  private readonly ioDown = new Map<string, number>();
 
   private constructor(readonly opts: SheepOptions, readonly baseDir: string, readonly log: Logger) {
     this.gateway = new Gateway(this);
@@ -179,6 +183,35 @@ export class Sheep {
     return nodeIoTarget(node);
   }
 
+  /**
+   * A connection for data traffic to a peer: its I/O address (-i) when it has
+   * one, else its main address. An I/O address that refuses connections is
+   * passed over for a while in favour of the main one.
+   */
+  async peerConn(node: SdNode): Promise<SheepConnection> {
+    const main = { host: addrToString(node.addr), port: node.port };
+    if (node.ioPort === 0) return this.pool.get(main);
+    const key = nodeKey(node);
+    const failedAt = this.ioDown.get(key);
+    if (failedAt !== undefined && Date.now() - failedAt < IO_ADDR_RETRY_MS) return this.pool.get(main);
+    try {
+      const c = await this.pool.get(this.ioTarget(node));
+      this.ioDown.delete(key);
+      return c;
+    } catch (e) {
+      if (!(e instanceof ConnectError)) throw e;
+      if (failedAt === undefined) this.log.warn('main', `I/O address of ${nodeAddrString(node)} unreachable (${e.message}); using its main address`);
+      this.ioDown.set(key, Date.now());
+      return this.pool.get(main);
+    }
+  }
+
+  /** Drop the connections to a departed peer. */
+  dropPeer(node: SdNode): void {
+    this.pool.drop(this.ioTarget(node));
+    this.pool.drop({ host: addrToString(node.addr), port: node.port });
+  }
+
   isSelf(node: SdNode): boolean {
     return sameNode(node, this.self);
   }
@@ -253,7 +286,7 @@ export class Sheep {
 
   private async fetchVdiStates(n: SdNode) {
     for (let len = 512 * VDI_STATE_SIZE; len <= MAX_VDI_COPIES_BUF; len *= 2) {
-      const conn = await this.pool.get(this.ioTarget(n));
+      const conn = await this.peerConn(n);
       const r = await conn.request(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, len), undefined, JOIN_SYNC_TIMEOUT_MS);
       if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
       if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);

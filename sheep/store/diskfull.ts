@@ -17,7 +17,7 @@ async function objectList(s: Sheep, n: SdNode): Promise<bigint[]> {
   for (let len = LIST_START_BYTES; len <= LIST_MAX_BYTES; len *= 2) {
     const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
     req.epoch = s.group.epoch;
-    const conn = await s.pool.get(s.ioTarget(n));
+    const conn = await s.peerConn(n);
     const rsp = await conn.request(req, undefined, LIST_TIMEOUT_MS);
     if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
     if (rsp.hdr.result !== SD_RES.SUCCESS) throw new Error(`GET_OBJ_LIST: result ${rsp.hdr.result}`);
