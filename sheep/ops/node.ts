@@ -96,7 +96,7 @@ export const nodeOps: OpTable = {
     kind: 'local',
     force: true,
     async handle(s, req) {
-      if (!s.store || !s.store.exists(localRef(s, req.objOid))) throw new SdError(SD_RES.NO_OBJ);
+      if (!s.store || !(await s.store.recheck(localRef(s, req.objOid)))) throw new SdError(SD_RES.NO_OBJ);
     },
   },
   [SD_OP.OIDS_EXIST]: {
@@ -106,7 +106,7 @@ export const nodeOps: OpTable = {
       const missing: bigint[] = [];
       for (let i = 0; data && i + 8 <= data.length; i += 8) {
         const oid = data.readBigUInt64LE(i);
-        if (!s.store || !s.store.exists(localRef(s, oid))) missing.push(oid);
+        if (!s.store || !(await s.store.recheck(localRef(s, oid)))) missing.push(oid);
       }
       if (missing.length === 0) return undefined;
       rsp.result = SD_RES.NO_OBJ;
@@ -119,7 +119,7 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s, req, _data, rsp) {
       const ref = localRef(s, req.objOid);
-      if (!s.store || !s.store.exists(ref)) throw new SdError(SD_RES.NO_OBJ);
+      if (!s.store || !(await s.store.recheck(ref))) throw new SdError(SD_RES.NO_OBJ);
       const size = s.gateway.objSize(req.objOid);
       const whole = await s.store.read(ref, 0, ref.ec === undefined ? size : size);
       rsp.rspDigest = createHash('sha1').update(whole).digest();

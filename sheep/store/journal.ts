@@ -308,6 +308,10 @@ export class JournalStore implements ObjectStore {
     return this.inner.exists(ref);
   }
 
+  recheck(ref: ObjectRef): Promise<boolean> {
+    return this.inner.recheck(ref);
+  }
+
   read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
     return this.inner.read(ref, offset, length);
   }

@@ -289,6 +289,11 @@ export class MdStore implements ObjectStore {
     return this.holder(ref) !== undefined;
   }
 
+  async recheck(ref: ObjectRef): Promise<boolean> {
+    const d = this.holder(ref);
+    return d !== undefined && d.store.recheck(ref);
+  }
+
   async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
     // reads take no lock: an object moved to another disk meanwhile is read there
     for (let attempt = 0; ; attempt++) {

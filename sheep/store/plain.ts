@@ -101,6 +101,22 @@ export class PlainStore implements ObjectStore {
     return this.live.has(objectName(ref.oid, ref.ec));
   }
 
+  async recheck(ref: ObjectRef): Promise<boolean> {
+    const name = objectName(ref.oid, ref.ec);
+    if (!this.live.has(name)) return false;
+    try {
+      await fsp.access(this.path(name));
+      return true;
+    } catch {
+      this.o.log.warn('store', `object ${name} vanished from ${this.o.dir}`);
+      this.dropFd(name);
+      this.live.delete(name);
+      this.usedCache = null;
+      await this.o.meta?.delObj(name);
+      return false;
+    }
+  }
+
   private async fd(name: string): Promise<fsp.FileHandle> {
     const cached = this.fds.get(name);
     if (cached) {

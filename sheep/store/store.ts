@@ -50,6 +50,11 @@ export interface ObjectStore {
   readonly kind: string;
   init(epoch: number): Promise<void>;
   exists(ref: ObjectRef): boolean;
+  /**
+   * Look on disk: false (and the object forgotten) when its file was removed
+   * behind the store's back. For checks (dog vdi check); exists() trusts memory.
+   */
+  recheck(ref: ObjectRef): Promise<boolean>;
   read(ref: ObjectRef, offset: number, length: number): Promise<Buffer>;
   write(ref: ObjectRef, offset: number, data: Buffer): Promise<void>;
   create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void>;

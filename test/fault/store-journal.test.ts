@@ -35,6 +35,7 @@ class CrashableStore implements ObjectStore {
     this.live = new Map([...this.durable].map(([k, v]) => [k, Buffer.from(v)]));
   }
   exists(ref: ObjectRef) { return this.live.has(objectName(ref.oid, ref.ec)); }
+  async recheck(ref: ObjectRef) { return this.exists(ref); }
   async read(ref: ObjectRef, offset: number, length: number) {
     const b = this.live.get(objectName(ref.oid, ref.ec));
     if (!b) throw new SdError(SD_RES.NO_OBJ);
