@@ -193,3 +193,52 @@ export function encodeStripes(buf: Uint8Array, code: ErasureCode): Buffer[] {
   const data = splitStripes(buf, code.d);
   return [...data, ...code.encode(data)];
 }
+
+/** Most candidate sets of bad strips locateBadStrips tries before it gives up. */
+const LOCATE_TRIES_MAX = 512;
+
+/**
+ * Which of the present strips of one object disagree with the others (`vdi
+ * check`): the smallest set B such that the remaining present strips are one
+ * codeword. With n strips present, up to ⌊(n−d)/2⌋ bad ones can be told apart
+ * from good ones; more than that (or more than LOCATE_TRIES_MAX candidate
+ * sets) is undecidable and gives undefined, as do fewer than d present strips.
+ * Returns [] when the present strips agree (or exactly d are present, so
+ * nothing can be compared). Strip files are coded whole: all present strips
+ * must have the same length.
+ */
+export function locateBadStrips(code: ErasureCode, strips: readonly (Uint8Array | undefined)[]): number[] | undefined {
+  assert(strips.length === code.total, `${code.total} strip slots`);
+  const present: number[] = [];
+  strips.forEach((s, i) => { if (s) present.push(i); });
+  if (present.length < code.d) return undefined;
+  const agree = (members: readonly number[]): boolean => {
+    const base = members.slice(0, code.d);
+    const rest = members.slice(code.d);
+    if (rest.length === 0) return true;
+    const only: (Uint8Array | undefined)[] = new Array(code.total).fill(undefined);
+    for (const i of base) only[i] = strips[i];
+    const rebuilt = code.reconstruct(only, rest);
+    return rest.every((j, n) => Buffer.compare(rebuilt[n]!, strips[j]!) === 0);
+  };
+  let tries = 0;
+  const maxBad = Math.floor((present.length - code.d) / 2);
+  for (let k = 0; k <= maxBad; k++) {
+    for (const bad of subsets(present, k)) {
+      if (++tries > LOCATE_TRIES_MAX) return undefined;
+      if (agree(present.filter((i) => !bad.includes(i)))) return bad;
+    }
+  }
+  return undefined;
+}
+
+/** The k-element subsets of xs, in lexicographic order of positions. */
+function* subsets(xs: readonly number[], k: number, from = 0): Generator<number[]> {
+  if (k === 0) {
+    yield [];
+    return;
+  }
+  for (let i = from; i <= xs.length - k; i++) {
+    for (const rest of subsets(xs, k - 1, i + 1)) yield [xs[i]!, ...rest];
+  }
+}

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  EC_STRIPE_SIZE, ecCode, encodeStripes, joinStripes, splitStripes, validEcGeometry,
+  EC_STRIPE_SIZE, ecCode, encodeStripes, joinStripes, locateBadStrips, splitStripes, validEcGeometry,
 } from '../../shared/ec/code.js';
 import { GF_EXP, GF_INV, gfInvertMatrix, gfMatMul, gfMul } from '../../shared/ec/gf256.js';
 import { dpToEcPolicy, ecPolicyToDp } from '../../shared/oid.js';
@@ -114,6 +114,30 @@ test('policy bytes and valid geometries', () => {
   assert.not.ok(validEcGeometry(3, 1));
   assert.not.ok(validEcGeometry(2, 0));
   assert.not.ok(validEcGeometry(4, 16));
+});
+
+test('locateBadStrips: agreeing strips give [], one corrupt strip of 4:2 is found, undecidable cases give undefined', () => {
+  const code = ecCode(4, 2);
+  const strips = encodeStripes(randomBytes(EC_STRIPE_SIZE * 16), code);
+  assert.equal(locateBadStrips(code, strips), []);
+  for (let bad = 0; bad < 6; bad++) {
+    const have = strips.map((s) => Buffer.from(s));
+    have[bad]![100] ^= 0x5a;
+    assert.equal(locateBadStrips(code, have), [bad], `strip ${bad} corrupted`);
+  }
+  // one missing: 5 present tell a bad strip from nothing; 4 present cannot be compared
+  const oneLost = strips.map((s, i) => (i === 2 ? undefined : s));
+  assert.equal(locateBadStrips(code, oneLost), []);
+  const lostAndBad = oneLost.map((s, i) => (s && i === 5 ? Buffer.from(s).fill(7, 0, 10) : s));
+  assert.is(locateBadStrips(code, lostAndBad), undefined);
+  assert.equal(locateBadStrips(code, strips.map((s, i) => (i < 2 ? undefined : s))), []);
+  assert.is(locateBadStrips(code, strips.map((s, i) => (i < 3 ? undefined : s))), undefined);
+  // 8:4 with two corrupt strips (⌊4/2⌋ = 2 can be located)
+  const wide = ecCode(8, 4);
+  const ws = encodeStripes(randomBytes(EC_STRIPE_SIZE * 4), wide).map((s) => Buffer.from(s));
+  ws[1]![0] ^= 1;
+  ws[10]![7] ^= 0xff;
+  assert.equal(locateBadStrips(wide, ws), [1, 10]);
 });
 
 test.run();
