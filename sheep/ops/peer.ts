@@ -86,7 +86,14 @@ const readPeer: OpHandler = async (s, req, _data, rsp) => {
   await checkEpoch(s, req, rsp);
   const store = storeOf(s);
   const ref = refOf(s, req);
-  checkRange(req.objOffset, req.dataLength, localSize(s, req, ref));
+  const size = localSize(s, req, ref);
+  checkRange(req.objOffset, req.dataLength, size);
+  if ((req.flags & SD_FLAG.CMD_RECOVERY) === 0 && req.objOffset === 0 && req.dataLength === size
+    && !(await store.recheck(ref))) {
+    // a whole-file read (vdi check of a strip, a whole-object read) looks on
+    // disk: an open file handle would still serve a file removed meanwhile
+    throw new SdError(SD_RES.NO_OBJ);
+  }
   if ((req.flags & SD_FLAG.CMD_RECOVERY) !== 0 && !store.exists(ref)) {
     // a recovering node asks for the copy as of obj.tgt_epoch: a stale copy
     // moved aside at that epoch or later is as new as it gets
