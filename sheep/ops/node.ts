@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import { SdError } from '../../shared/errors.js';
 import { writeCString } from '../../shared/inode.js';
 import { encodeNodes, SD_NODE_SIZE } from '../../shared/node.js';
-import { isEcObj, oidToVid } from '../../shared/oid.js';
+import { ecPolicyToDp, isEcObj, oidToVid } from '../../shared/oid.js';
 import { encodeCacheInfo } from '../store/object-cache.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { Sheep } from '../sheep.js';
 import type { OpTable } from './types.js';
+import { ecStripFileSize } from '../ec-io.js';
+import type { ObjectRef } from '../store/store.js';
 
 /** recovery_throttling: u32 max_exec_count, u64 queue_work_interval (ms), bool throttling */
 const RECOVERY_THROTTLE_SIZE = 24;
@@ -17,11 +19,17 @@ export const MD_INFO_SIZE = 263688;
 const MD_INFO_ENTRY = 4120;
 
 /** The local file EXIST and GET_HASH mean: the object, or this node's strip of it. */
-function localRef(s: Sheep, oid: bigint) {
+/** The local file of an object: the replica, or this node's strip; undefined when it holds no strip. */
+function localRef(s: Sheep, oid: bigint): ObjectRef | undefined {
   if (!isEcObj(oid, s.gateway.copyPolicy(oid, 0))) return { oid, ec: undefined };
   const holders = s.group.ring.holders(oid, s.gateway.copies(oid, 0));
-  const idx = holders.findIndex((n) => n.port === s.self.port && n.addr.equals(s.self.addr));
-  return { oid, ec: idx < 0 ? 0 : idx };
+  const idx = holders.findIndex((n) => s.isSelf(n));
+  return idx < 0 ? undefined : { oid, ec: idx };
+}
+
+/** Is the object (or our strip of it) really in the local store? */
+async function holdsLocally(s: Sheep, ref: ObjectRef | undefined): Promise<boolean> {
+  return !!s.store && ref !== undefined && s.store.recheck(ref);
 }
 
 /** MD_PLUG / MD_UNPLUG: payload is a NUL-terminated comma-separated list of directories. */
@@ -96,7 +104,7 @@ export const nodeOps: OpTable = {
     kind: 'local',
     force: true,
     async handle(s, req) {
-      if (!s.store || !(await s.store.recheck(localRef(s, req.objOid)))) throw new SdError(SD_RES.NO_OBJ);
+      if (!(await holdsLocally(s, localRef(s, req.objOid)))) throw new SdError(SD_RES.NO_OBJ);
     },
   },
   [SD_OP.OIDS_EXIST]: {
@@ -106,7 +114,7 @@ export const nodeOps: OpTable = {
       const missing: bigint[] = [];
       for (let i = 0; data && i + 8 <= data.length; i += 8) {
         const oid = data.readBigUInt64LE(i);
-        if (!s.store || !(await s.store.recheck(localRef(s, oid)))) missing.push(oid);
+        if (!(await holdsLocally(s, localRef(s, oid)))) missing.push(oid);
       }
       if (missing.length === 0) return undefined;
       rsp.result = SD_RES.NO_OBJ;
@@ -119,9 +127,10 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s, req, _data, rsp) {
       const ref = localRef(s, req.objOid);
-      if (!s.store || !(await s.store.recheck(ref))) throw new SdError(SD_RES.NO_OBJ);
-      const size = s.gateway.objSize(req.objOid);
-      const whole = await s.store.read(ref, 0, ref.ec === undefined ? size : size);
+      if (!ref || !(await holdsLocally(s, ref))) throw new SdError(SD_RES.NO_OBJ);
+      const objSize = s.gateway.objSize(req.objOid);
+      const size = ref.ec === undefined ? objSize : ecStripFileSize(objSize, ecPolicyToDp(s.gateway.copyPolicy(req.objOid, 0)).d);
+      const whole = await s.store!.read(ref, 0, size);
       rsp.rspDigest = createHash('sha1').update(whole).digest();
     },
   },
