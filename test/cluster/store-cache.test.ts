@@ -46,7 +46,10 @@ test('a write burst lands in the bounded cache; flush, then kill -9: every byte 
   assert.is(r.code, 0, r.stderr);
   data.copy(model);
   const info = await cacheInfo(cluster.port(0));
-  assert.ok(/^ {2}cached\s+0? *\d+\s+16 MB\s+\S+ MB\n/m.test(info), `cache info after the burst:\n${info}`);
+  // the cache holds some of the burst, never more than its 16 MB (how much depends
+  // on how far write-back got, which a busy machine changes)
+  const row = /^ {2}cached\s+\d+\s+(\S+) MB\s+\S+ MB\n/m.exec(info);
+  assert.ok(row && Number(row[1]) > 0 && Number(row[1]) <= 16, `cache info after the burst:\n${info}`);
   const used = /Cache size 16 MB, used (\S+) MB, non-directio/.exec(info);
   assert.ok(used && Number(used[1]) <= 16, info);
   assert.ok(!/ 0\.0 MB\n/.test(info.split('\n')[1]!), `dirty bytes before the flush:\n${info}`);
