@@ -3,7 +3,7 @@
  * and dog_write_object), with their messages. Object ids in these messages are
  * plain hex, as 1.0 prints them.
  */
-import type { Reply } from '../shared/client.js';
+import { untrim } from '../shared/client.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_FLAG } from '../shared/proto/flags.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -17,19 +17,6 @@ export interface ObjectRead {
   result: number;
   /** exactly the requested length when result is SUCCESS */
   data: Buffer;
-}
-
-/**
- * The reply payload as the requested range: a short reply (the server trimmed
- * zero blocks) is placed at the reply's offset with zeros around it.
- */
-export function untrim(reply: Reply, length: number): Buffer {
-  const data = reply.data;
-  const at = Number(reply.hdr.rspObjOffset);
-  if (data.length === length && at === 0) return data;
-  const out = Buffer.alloc(length);
-  if (at < length) data.copy(out, at, 0, Math.min(data.length, length - at));
-  return out;
 }
 
 export function readObjectRequest(oid: bigint, length: number, offset: number, direct: boolean): SdHeader {

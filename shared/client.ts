@@ -153,6 +153,19 @@ export class SheepConnection {
   }
 }
 
+/**
+ * The reply payload as the requested range: a short reply (the server trimmed
+ * zero blocks) is placed at the reply's offset with zeros around it.
+ */
+export function untrim(reply: Reply, length: number): Buffer {
+  const data = reply.data;
+  const at = Number(reply.hdr.rspObjOffset);
+  if (data.length === length && at === 0) return data;
+  const out = Buffer.alloc(length);
+  if (at < length) data.copy(out, at, 0, Math.min(data.length, length - at));
+  return out;
+}
+
 /** One live connection per peer, made on first use and dropped when it breaks. */
 export class ConnectionPool {
   private readonly conns = new Map<string, Promise<SheepConnection>>();

@@ -2,23 +2,13 @@
  * Object reads and writes through the link (the gateway sheep does the
  * replication): the three requests sheepfs's I/O is made of.
  */
-import type { Reply } from '../shared/client.js';
+import { untrim } from '../shared/client.js';
 import { SdError } from '../shared/errors.js';
 import { SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import type { SheepLink } from './link.js';
-
-/** A reply's payload as the requested range (a sheep may trim zero blocks off both ends). */
-export function untrim(reply: Reply, length: number): Buffer {
-  const data = reply.data;
-  const at = Number(reply.hdr.rspObjOffset);
-  if (data.length === length && at === 0) return data;
-  const out = Buffer.alloc(length);
-  if (at < length) data.copy(out, at, 0, Math.min(data.length, length - at));
-  return out;
-}
 
 export async function readObject(link: SheepLink, oid: bigint, length: number, offset: number, flags = 0): Promise<Buffer> {
   const h = SdHeader.request(SD_OP.READ_OBJ, flags, length);

@@ -9,7 +9,8 @@ import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import type { Dog } from '../context.js';
-import { hex, readObjectRequest, untrim } from '../object-io.js';
+import { untrim } from '../../shared/client.js';
+import { hex, readObjectRequest } from '../object-io.js';
 import { err } from '../output.js';
 import { orderedWindow } from '../window.js';
 import {
