@@ -7,7 +7,7 @@ import { appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { err } from './output.js';
 import { strerror } from './errno.js';
-import { strftime } from './time.js';
+import { strftime } from '../shared/ctime.js';
 
 export async function logOperation(argv: readonly string[]): Promise<void> {
   const msg = argv.map((a) => ` ${a}`).join('');

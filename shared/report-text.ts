@@ -14,32 +14,7 @@ import { nodeAddrString, type SdNode } from './node.js';
 import type { EpochLog } from './proto/cluster-info.js';
 import { SD_RES, resultText } from './proto/results.js';
 import { formatSize } from './size.js';
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const two = (n: number): string => String(n).padStart(2, '0');
-
-/** The subset of C strftime the reports use (local time): %Y %m %d %H %M %S %b %a %e. */
-export function strftime(fmt: string, seconds: number): string {
-  const t = new Date(seconds * 1000);
-  return fmt.replace(/%([YmdHMSbae%])/g, (_, c: string) => {
-    switch (c) {
-      case 'Y': return String(t.getFullYear());
-      case 'm': return two(t.getMonth() + 1);
-      case 'd': return two(t.getDate());
-      case 'H': return two(t.getHours());
-      case 'M': return two(t.getMinutes());
-      case 'S': return two(t.getSeconds());
-      case 'b': return MONTHS[t.getMonth()]!;
-      case 'a': return DAYS[t.getDay()]!;
-      case 'e': return String(t.getDate()).padStart(2, ' ');
-      default: return '%';
-    }
-  });
-}
-
-/** C ctime(), newline included. */
-export const ctime = (seconds: number): string => strftime('%a %b %e %H:%M:%S %Y', seconds) + '\n';
+import { ctime, strftime } from './ctime.js';
 
 const byteLen = (s: string): number => Buffer.byteLength(s, 'utf8');
 /** `%-Ns` counting bytes, as C does for UTF-8 names. */

@@ -12,8 +12,9 @@ import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../shared/proto/results.js';
 import {
-  clusterInfoText, nodeInfoText, nodeListText, redundancyText, strftime, VDI_LIST_HEADER, vdiListRow,
+  clusterInfoText, nodeInfoText, nodeListText, redundancyText, VDI_LIST_HEADER, vdiListRow,
 } from '../shared/report-text.js';
+import { strftime } from '../shared/ctime.js';
 import { formatSize } from '../shared/size.js';
 import { countOwn, readIndex, type Catalogue, type VdiEntry } from './catalogue.js';
 import type { SheepLink } from './link.js';

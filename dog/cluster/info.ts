@@ -10,7 +10,7 @@ import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { out } from '../output.js';
 import { redundancyText } from '../option-values.js';
-import { ctime, strftime } from '../time.js';
+import { ctime, strftime } from '../../shared/ctime.js';
 
 export interface ClusterInfoOptions {
   raw: boolean;

@@ -5,7 +5,7 @@ import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { out } from '../output.js';
 import { padStartBytes } from '../text.js';
-import { strftime } from '../time.js';
+import { strftime } from '../../shared/ctime.js';
 import { walkVdis, type VdiInfo } from './walk.js';
 
 export const GRAPH_HEADER = 'digraph G {\n  node [shape = "box", fontname = "Courier"];\n\n  "0" [shape = "ellipse", label = "root"];\n\n';

@@ -8,7 +8,7 @@ import { EXIT } from '../exit.js';
 import { out } from '../output.js';
 import { redundancyText } from '../option-values.js';
 import { padEndBytes, padStartBytes } from '../text.js';
-import { strftime } from '../time.js';
+import { strftime } from '../../shared/ctime.js';
 import type { InodeIndex } from './inode-index.js';
 import { walkVdis } from './walk.js';
 

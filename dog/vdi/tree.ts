@@ -3,7 +3,7 @@ import { isSnapshot } from '../../shared/inode.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { out, stdoutIsTTY } from '../output.js';
-import { strftime } from '../time.js';
+import { strftime } from '../../shared/ctime.js';
 import { walkVdis } from './walk.js';
 
 export interface TreeVdi {

@@ -18,7 +18,7 @@ import { graphNode } from '../../dog/vdi/graph.js';
 import { FlatIndex } from '../../dog/vdi/inode-index.js';
 import { countObjects, escapeRawName, VDI_LIST_HEADER, vdiListRow } from '../../dog/vdi/list.js';
 import { renderTree } from '../../dog/vdi/tree.js';
-import { ctime, strftime } from '../../dog/time.js';
+import { ctime, strftime } from '../../shared/ctime.js';
 
 const GB = 1024n ** 3n;
 /** 2026-11-23 00:08:09 UTC */
