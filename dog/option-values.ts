@@ -102,11 +102,6 @@ export function parseRedundancy(arg: string): { copies: number; policy: number }
   return { copies: d + p, policy: ((d / 2) << 4) | p };
 }
 
-/** `3` or `4:2`, as vdi list and cluster info -v show a redundancy. */
-export function redundancyText(copies: number, policy: number): string {
-  if (policy === 0) return String(copies);
-  return `${(policy >> 4) * 2}:${policy & 0x0f}`;
-}
 
 function redundancyOption(arg: string, o: OptionValues): void {
   const r = parseRedundancy(arg);

@@ -12,7 +12,7 @@ import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../shared/proto/results.js';
 import {
-  clusterInfoText, nodeInfoText, nodeListText, redundancyText, VDI_LIST_HEADER, vdiListRow,
+  redundancyText, renderClusterInfo, renderNodeInfo, renderNodeList, VDI_LIST_HEADER, vdiListRow,
 } from '../shared/report-text.js';
 import { strftime } from '../shared/ctime.js';
 import { formatSize } from '../shared/size.js';
@@ -42,12 +42,12 @@ export async function clusterInfo(link: SheepLink): Promise<string> {
     }
     const logs: EpochLog[] = [];
     for (let at = 0; at + stride <= r.data.length; at += stride) logs.push(decodeEpochLog(r.data, at, nodesNr));
-    return clusterInfoText(r.hdr.result, logs);
+    return renderClusterInfo(r.hdr.result, logs, { raw: false, verbose: false, diff: false });
   }
 }
 
 export async function nodeListReport(link: SheepLink): Promise<string> {
-  return nodeListText(await nodeList(link));
+  return renderNodeList(await nodeList(link), false);
 }
 
 export async function nodeInfo(link: SheepLink, catalogue: Catalogue): Promise<string> {
@@ -59,7 +59,7 @@ export async function nodeInfo(link: SheepLink, catalogue: Catalogue): Promise<s
   const listing = await catalogue.listing();
   let total = 0n;
   for (const e of listing.all) if (!isSnapshot(e.header)) total += e.vdiSize;
-  return nodeInfoText(stores, total);
+  return renderNodeInfo(stores, total, false);
 }
 
 /** Every object id a node stores (GET_OBJ_LIST). */
@@ -115,7 +115,7 @@ export async function vdiList(link: SheepLink, catalogue: Catalogue): Promise<st
   const listing = await catalogue.listing();
   const rows = await Promise.all(listing.all.map(async (e) => {
     const { own, shared } = countOwn(await readIndex(link, e.vid, e.header), e.vid);
-    return vdiListRow(e.header, e.vid, e.vdiSize, own, shared);
+    return vdiListRow({ header: e.header, vid: e.vid, vdiSize: e.vdiSize, own, shared }, false);
   }));
   return VDI_LIST_HEADER + rows.join('');
 }

@@ -9,7 +9,7 @@ import type { Dog } from '../context.js';
 import { EXIT, ExitNow } from '../exit.js';
 import { err, flushStdout, out } from '../output.js';
 import { showProgress } from '../progress.js';
-import { padEndBytes } from '../text.js';
+import { padEndBytes } from '../../shared/report-text.js';
 
 export const RECOVERY_STATE_SIZE = 24;
 const THROTTLE_SIZE = 24;

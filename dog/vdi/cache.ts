@@ -11,7 +11,7 @@ import { formatSize } from '../../shared/size.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { err, out } from '../output.js';
-import { padEndBytes } from '../text.js';
+import { padEndBytes } from '../../shared/report-text.js';
 import { findVdi, openFailureText } from './open.js';
 import { walkVdis } from './walk.js';
 

@@ -4,7 +4,7 @@ import { formatSize } from '../../shared/size.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { out } from '../output.js';
-import { padStartBytes } from '../text.js';
+import { padStartBytes } from '../../shared/report-text.js';
 import { strftime } from '../../shared/ctime.js';
 import { walkVdis, type VdiInfo } from './walk.js';
 

@@ -8,8 +8,8 @@ import { decodeVdiState, LOCK_STATE, SHARED_LOCK_STATE, VDI_STATE_SIZE, type Vdi
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { err, out } from '../output.js';
-import { padEndBytes } from '../text.js';
-import { isCloneInode } from './list.js';
+import { padEndBytes } from '../../shared/report-text.js';
+import { isCloneInode } from '../../shared/report-text.js';
 import { findVdi } from './open.js';
 import { walkVdis } from './walk.js';
 

@@ -11,8 +11,9 @@ import { parseSize } from '../../shared/size.js';
 import { parsePort } from '../../dog/address.js';
 import { findCommand, findSubcommand } from '../../dog/commands.js';
 import {
-  applyOption, defaultOptionValues, parseIndex, parseOid, parseRedundancy, parseSnapshotSelector, redundancyText,
+  applyOption, defaultOptionValues, parseIndex, parseOid, parseRedundancy, parseSnapshotSelector,
 } from '../../dog/option-values.js';
+import { redundancyText } from '../../shared/report-text.js';
 import { optionsOf } from '../../dog/options.js';
 import { sizeLimitError } from '../../dog/vdi/create.js';
 import { discardBatches } from '../../dog/vdi/delete.js';

@@ -10,13 +10,14 @@ import { makeNode } from '../../shared/node.js';
 import type { EpochLog } from '../../shared/proto/cluster-info.js';
 import { SD_CLUSTER_FLAG } from '../../shared/proto/flags.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { epochDiffText, renderClusterInfo } from '../../dog/cluster/info.js';
-import { nodeInfoRow, nodeInfoTotal, NODE_INFO_HEADER, usePercent } from '../../dog/node/info.js';
-import { renderNodeList } from '../../dog/node/list.js';
+import {
+  epochDiffText, escapeRawName, NODE_INFO_HEADER, nodeInfoRow, nodeInfoTotal, renderClusterInfo, renderNodeList, usePercent,
+  VDI_LIST_HEADER, vdiListRow,
+} from '../../shared/report-text.js';
 import { decodeStat, renderStat } from '../../dog/node/stat.js';
 import { graphNode } from '../../dog/vdi/graph.js';
 import { FlatIndex } from '../../dog/vdi/inode-index.js';
-import { countObjects, escapeRawName, VDI_LIST_HEADER, vdiListRow } from '../../dog/vdi/list.js';
+import { countObjects } from '../../dog/vdi/list.js';
 import { renderTree } from '../../dog/vdi/tree.js';
 import { ctime, strftime } from '../../shared/ctime.js';
 
