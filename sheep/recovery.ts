@@ -61,8 +61,9 @@ export class Recovery {
   private run: Run | undefined;
   /** oid -> its recovery in progress */
   private readonly inflight = new Map<bigint, Promise<void>>();
-  /** peer ops in progress, by the epoch they started in */
+  /** peer ops in progress, by the epoch they act in */
   private readonly opsByEpoch = new Map<number, number>();
+  private readonly opEpoch = new WeakMap<SdHeader, number>();
   private opsDrained: (() => void)[] = [];
   /** oldest epoch recovery needs to look back to: all members had recovered it */
   lastGatheredEpoch = 1;
@@ -91,18 +92,34 @@ export class Recovery {
 
   // --- peer op bookkeeping ----------------------------------------------------
 
-  /** Wrap a peer op so that a new recovery can wait for ops of older epochs. */
-  async tracked<T>(fn: () => Promise<T>): Promise<T> {
-    const epoch = this.s.group.epoch;
-    this.opsByEpoch.set(epoch, (this.opsByEpoch.get(epoch) ?? 0) + 1);
+  /**
+   * Wrap a peer op so that a new recovery can wait for ops of older epochs.
+   * The op counts from the moment it passed its epoch check (entered()): one
+   * still waiting for our epoch to catch up has touched nothing, and counting
+   * it under the old epoch would make the new recovery wait for an op that
+   * itself waits for that recovery's object list.
+   */
+  async tracked<T>(req: SdHeader, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
-      const left = (this.opsByEpoch.get(epoch) ?? 1) - 1;
-      if (left === 0) this.opsByEpoch.delete(epoch);
-      else this.opsByEpoch.set(epoch, left);
-      for (const w of this.opsDrained.splice(0)) w();
+      const epoch = this.opEpoch.get(req);
+      if (epoch !== undefined) {
+        this.opEpoch.delete(req);
+        const left = (this.opsByEpoch.get(epoch) ?? 1) - 1;
+        if (left === 0) this.opsByEpoch.delete(epoch);
+        else this.opsByEpoch.set(epoch, left);
+        for (const w of this.opsDrained.splice(0)) w();
+      }
     }
+  }
+
+  /** A peer op passed its epoch check: it now acts in the current epoch. */
+  entered(req: SdHeader): void {
+    if (this.opEpoch.has(req)) return;
+    const epoch = this.s.group.epoch;
+    this.opEpoch.set(req, epoch);
+    this.opsByEpoch.set(epoch, (this.opsByEpoch.get(epoch) ?? 0) + 1);
   }
 
   private olderOpsInFlight(epoch: number): boolean {

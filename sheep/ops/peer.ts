@@ -41,6 +41,7 @@ async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void>
     throw new SdError(SD_RES.OLD_NODE_VER);
   }
   if (diff > 0) await s.group.waitForEpoch(req.epoch);
+  s.recovery.entered(req);
   if ((req.flags & SD_FLAG.CMD_RECOVERY) === 0) {
     await s.recovery.beforeAccess(req.opcode === SD_OP.DECREF_PEER ? req.refOid : req.objOid);
   }
