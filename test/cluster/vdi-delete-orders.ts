@@ -35,16 +35,8 @@ function permutations<T>(xs: T[]): T[][] {
   return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
 }
 
-/** dog could not load its own code: build/ was being rewritten by a concurrent tsc run. */
-const HALF_BUILT = /does not provide an export|is not a function|SyntaxError|Cannot find module|ERR_MODULE_NOT_FOUND/;
-
 async function dog(args: string[], input?: Buffer, via = 0): Promise<RunResult> {
-  let r = await c.dog(args, { input, port: c.port(via) });
-  // this file runs long enough to meet a rebuild of the shared tree; what it tests is not that
-  for (let i = 0; i < 3 && r.code !== 0 && HALF_BUILT.test(r.stderr); i++) {
-    await new Promise((res) => setTimeout(res, 1000));
-    r = await c.dog(args, { input, port: c.port(via) });
-  }
+  const r = await c.dog(args, { input, port: c.port(via) });
   assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
   return r;
 }
