@@ -225,7 +225,8 @@ export class PlainStore implements ObjectStore {
     const direct = this.direct(ref, offset, data.length);
     const fh = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o640);
     try {
-      await fh.truncate(fullSize).catch((e) => { throw noSpace(e); });
+      // a write that reaches the end sets the size itself; otherwise the rest is a hole
+      if (offset + data.length < fullSize || direct) await fh.truncate(fullSize).catch((e) => { throw noSpace(e); });
       if (direct) await this.aligned!.write(fh, data, offset);
       else if (data.length > 0) await writeAll(fh, data, offset);
       if (!this.o.nosync) await fh.sync();
