@@ -145,6 +145,8 @@ export const nodeOps: OpTable = {
   },
   [SD_OP.GET_OBJ_LIST]: {
     kind: 'local',
+    // answered in any state: a member still settling its own join holds objects too
+    force: true,
     async handle(s, req) {
       // recovery (flag set) also needs the copies moved aside: they may be the last ones
       const withStale = (req.flags & SD_FLAG.CMD_RECOVERY) !== 0;

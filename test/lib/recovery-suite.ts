@@ -15,6 +15,7 @@ const MiB = 1024 * 1024;
 const VDI_SIZE = 32 * MiB;
 const CHUNK = 1 * MiB;
 const COPIES = 3;
+const MANY_SIZE = 24 * MiB;
 
 export interface RecoverySuiteSetup {
   /** the `-c` argument (undefined: the local driver) */
@@ -29,6 +30,9 @@ export interface RecoverySuiteSetup {
 export function recoverySuite(name: string, setup: RecoverySuiteSetup = {}): void {
   const test = suite(name);
   const model = Buffer.alloc(VDI_SIZE);
+  // 1 MiB objects: enough of them that every newcomer owns several, so its
+  // throttled recovery lasts long enough to be watched and interrupted
+  const many = randomBytes(MANY_SIZE);
   let cluster: TestCluster;
   /** sheep indices currently running */
   let up: number[] = [];
@@ -45,6 +49,7 @@ export function recoverySuite(name: string, setup: RecoverySuiteSetup = {}): voi
     const back = await readVdi(cluster, 'stream', port);
     assert.is(back.length, VDI_SIZE);
     assert.is(sha(back), sha(model), 'every acknowledged byte reads back');
+    assert.is(sha(await readVdi(cluster, 'many', port)), sha(many), 'the small-object VDI reads back');
   }
 
   function assertCopies(expected: number): void {
@@ -63,6 +68,9 @@ export function recoverySuite(name: string, setup: RecoverySuiteSetup = {}): voi
     up = [0, 1, 2, 3, 4];
     const r = await cluster.dog(['vdi', 'create', 'stream', String(VDI_SIZE)]);
     assert.is(r.code, 0, r.stderr);
+    assert.is((await cluster.dog(['vdi', 'create', '-z', '20', 'many', String(MANY_SIZE)])).code, 0);
+    const w = await cluster.dog(['vdi', 'write', 'many'], { input: many });
+    assert.is(w.code, 0, w.stderr);
   });
 
   test.after(async () => {
@@ -91,7 +99,7 @@ export function recoverySuite(name: string, setup: RecoverySuiteSetup = {}): voi
 
   t('a joining sheep gets its share; dog node recovery shows progress then completion', async () => {
     // a throttled newcomer, so that its recovery can be watched
-    await cluster.startSheep(5, ['-R', 'max=1,interval=300']);
+    await cluster.startSheep(5, ['-R', 'max=1,interval=400']);
     up = [0, 1, 2, 3, 4, 5];
     await cluster.waitMembers(6);
     const seen = await waitFor('a recovery row for the new sheep', async () => {
@@ -107,7 +115,7 @@ export function recoverySuite(name: string, setup: RecoverySuiteSetup = {}): voi
   });
 
   t('a sheep dies while a newcomer is still recovering: nothing is lost', async () => {
-    await cluster.startSheep(6, ['-R', 'max=1,interval=300']);
+    await cluster.startSheep(6, ['-R', 'max=1,interval=400']);
     up = [...up, 6];
     await cluster.waitMembers(7);
     await waitFor('the newcomer to be recovering', async () => {
