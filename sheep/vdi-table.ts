@@ -186,6 +186,18 @@ export class VdiTable {
     if (s.participants.length === 0 && s.lockState === LOCK_STATE.SHARED) s.lockState = LOCK_STATE.UNLOCKED;
   }
 
+  /**
+   * A node left the cluster: it is no longer a shared-lock participant anywhere
+   * (normal locks stay, as in the original: their owner may come back).
+   */
+  dropParticipant(node: LockHolder): void {
+    for (const s of this.states.values()) {
+      if (s.participants.length === 0) continue;
+      s.participants = s.participants.filter((p) => !(p.node.port === node.port && p.node.addr.equals(node.addr)));
+      if (s.participants.length === 0 && s.lockState === LOCK_STATE.SHARED) s.lockState = LOCK_STATE.UNLOCKED;
+    }
+  }
+
   async clear(): Promise<void> {
     this.states.clear();
     this.inuse.fill(0);
