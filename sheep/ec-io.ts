@@ -141,6 +141,19 @@ export class EcIo {
     // caller's lists miss (a recovery interrupted by the next epoch) is found there
     if (!this.s.group.ring.isEmpty) lists.push({ nodes: this.s.group.ring.holders(oid, total), tgtEpoch: now });
     lists.push(...await this.history(oid, g));
+    // One epoch at a time, newest first: the strips of one epoch's holders are
+    // of one write generation. A write made with holders missing (a degraded
+    // write) left some strip indices unwritten; an older epoch's copy of such
+    // a strip is older than the rest, so it must be rebuilt from the newer
+    // strips rather than fetched from the epoch that still has it.
+    for (const list of lists) {
+      const one = new StripGather(this, oid, g, 0, g.stripFileSize, [list]);
+      if (await one.one(stripIndex)) return one.slots[stripIndex]!;
+      const rest = [...Array(total).keys()].filter((i) => i !== stripIndex);
+      await one.some(rest, d);
+      if (one.count >= d) return Buffer.from(g.code.reconstruct(one.slots, [stripIndex])[0]!);
+    }
+    // no epoch alone has enough: take what can be found anywhere
     const gather = new StripGather(this, oid, g, 0, g.stripFileSize, lists);
     if (await gather.one(stripIndex)) return gather.slots[stripIndex]!;
     const others = [...Array(total).keys()].filter((i) => i !== stripIndex);
