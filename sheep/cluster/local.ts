@@ -1,3 +1,4 @@
+import { procInfo } from './proc.js';
 import { watch, type FSWatcher } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,18 +14,6 @@ interface Registration {
   pid: number;
   start: string;
   joinSeq: number | null;
-}
-
-/** Process start time (field 22 of /proc/PID/stat) and whether it is still running. */
-async function procInfo(pid: number): Promise<{ start: string; running: boolean } | undefined> {
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // a zombie or dead process has exited even though its pid still answers kill(pid, 0)
-    return { start: fields[19]!, running: fields[0] !== 'Z' && fields[0] !== 'X' };
-  } catch {
-    return undefined;
-  }
 }
 
 /**

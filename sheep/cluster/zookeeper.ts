@@ -23,6 +23,7 @@
  * driver then reports handlers.lost, and a later start() joins again with a
  * new session and a new member id.
  */
+import { procInfo } from './proc.js';
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
@@ -96,23 +97,12 @@ interface Registration extends Identity {
   addr: string | null;
 }
 
-async function procStart(pid: number): Promise<{ start: string; running: boolean } | undefined> {
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // a zombie has exited even though its pid still answers kill(pid, 0)
-    return { start: fields[19]!, running: fields[0] !== 'Z' && fields[0] !== 'X' };
-  } catch {
-    return undefined;
-  }
-}
-
 /** Who we are on this machine: processes with the same boot id and pid namespace share pids. */
 async function selfIdentity(): Promise<Identity> {
   const machine = (await fsp.readFile('/etc/machine-id', 'utf8').catch(() => '')).trim();
   const boot = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
   const pidns = await fsp.readlink('/proc/self/ns/pid').catch(() => '');
-  const me = await procStart(process.pid);
+  const me = await procInfo(process.pid);
   return { machine, boot, pidns, pid: process.pid, start: me?.start ?? '' };
 }
 
@@ -241,7 +231,7 @@ export class ZookeeperBackend implements LogBackend {
     const me = this.me!;
     if (!me.boot || !me.pidns || r.boot !== me.boot || r.pidns !== me.pidns) return false;
     if (r.pid === me.pid && r.start === me.start) return false;
-    const p = await procStart(r.pid);
+    const p = await procInfo(r.pid);
     return !p || !p.running || p.start !== r.start;
   }
 

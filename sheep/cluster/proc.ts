@@ -1,0 +1,16 @@
+import * as fsp from 'node:fs/promises';
+
+/**
+ * A process's start time (field 22 of /proc/PID/stat) and whether it still
+ * runs. Drivers record both for a registration: a pid alone can be reused, and
+ * a zombie or dead process still answers kill(pid, 0).
+ */
+export async function procInfo(pid: number): Promise<{ start: string; running: boolean } | undefined> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { start: fields[19]!, running: fields[0] !== 'Z' && fields[0] !== 'X' };
+  } catch {
+    return undefined;
+  }
+}
