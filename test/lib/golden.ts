@@ -3,9 +3,12 @@
  * stdout+stderr and `[exit code: N]`, replayed through bash against a test
  * cluster. Dates, times, ports and paths are normalised on both sides.
  */
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DOG, run, SHEEP, type TestCluster } from './cluster.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DOG, freePorts, ROOT, run, SHEEP, TestCluster, type ClusterOptions } from './cluster.js';
 
 export interface GoldenBlock {
   command: string;
@@ -66,4 +69,37 @@ export async function replay(b: GoldenBlock, c: TestCluster, subs: Substitutions
   });
   const back = subs.pairs.map(([a, b2]) => [b2, a] as [string, string]);
   return { output: replaceAll(r.out, back), exitCode: r.code };
+}
+
+/**
+ * Register one uvu test per block of a golden transcript (test/golden/NAME),
+ * replayed on a fresh 3-sheep cluster started with `options`.
+ */
+export function goldenSuite(file: string, options: ClusterOptions): void {
+  const blocks = parseGolden(join(ROOT, 'test/golden', file));
+  let cluster: TestCluster;
+  let work: string;
+  let subs: Substitutions;
+
+  test.before(async () => {
+    cluster = await TestCluster.start(options);
+    work = mkdtempSync(join(tmpdir(), 'sheepdog-golden-'));
+    const [refused, spare] = await freePorts(2);
+    subs = substitutionsFor(cluster, work, { 7999: refused!, 7011: spare! });
+  });
+
+  test.after(async () => {
+    await cluster?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  blocks.forEach((b, i) => {
+    test(`#${i} $ ${b.command.slice(0, 80)}`, async () => {
+      const r = await replay(b, cluster, subs, work);
+      assert.fixture(normalise(r.output), normalise(b.output));
+      assert.is(r.exitCode, b.exitCode, `exit code of: ${b.command}`);
+    });
+  });
+
+  test.run();
 }
