@@ -4,6 +4,7 @@
  * ends dog with exit 1 right there, before any daemon is contacted, exactly as
  * the original's option parsers call exit().
  */
+import { parseSize, SIZE_ERROR_HINT } from '../shared/size.js';
 import { err } from './output.js';
 import { EXIT, ExitNow } from './exit.js';
 import type { Family } from './options.js';
@@ -250,4 +251,22 @@ export function applyOption(family: Family, ch: string, value: string | undefine
       break;
   }
   throw new Error(`no handler for option -${ch} of ${family} commands`);
+}
+
+/**
+ * A size argument of `vdi create`/`vdi resize`: the original's messages when
+ * it is missing or unreadable (the caller then exits with usage).
+ */
+export function sizeArgument(arg: string | undefined, missingMessage: string): bigint | undefined {
+  if (arg === undefined) {
+    err(missingMessage);
+    return undefined;
+  }
+  const parsed = parseSize(arg);
+  if (parsed === undefined) {
+    err(`Invalid size '${arg}'`);
+    err(SIZE_ERROR_HINT);
+    return undefined;
+  }
+  return BigInt(parsed);
 }

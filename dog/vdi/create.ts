@@ -9,7 +9,8 @@ import {
   SD_DEFAULT_BLOCK_SIZE_SHIFT, SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_MAX_VDI_SIZE,
   vidToDataOid, vidToVdiOid,
 } from '../../shared/oid.js';
-import { formatSize, parseSize, SIZE_ERROR_HINT } from '../../shared/size.js';
+import { formatSize } from '../../shared/size.js';
+import { sizeArgument } from '../option-values.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { readObject, writeObject } from '../object-io.js';
@@ -96,18 +97,8 @@ async function preallocate(dog: Dog, vid: number): Promise<number> {
 export async function run(dog: Dog, args: string[]): Promise<number> {
   const o = dog.opts;
   const name = args[0]!;
-  const sizeArg = args[1];
-  if (sizeArg === undefined) {
-    err('Please specify the VDI size');
-    return EXIT.USAGE;
-  }
-  const parsed = parseSize(sizeArg);
-  if (parsed === undefined) {
-    err(`Invalid size '${sizeArg}'`);
-    err(SIZE_ERROR_HINT);
-    return EXIT.USAGE;
-  }
-  const size = BigInt(parsed);
+  const size = sizeArgument(args[1], 'Please specify the VDI size');
+  if (size === undefined) return EXIT.USAGE;
   const hyper = o.storePolicy === 1;
   // a hyper volume always has 4 MiB objects
   const requestShift = o.blockSizeShift || (hyper ? SD_DEFAULT_BLOCK_SIZE_SHIFT : 0);

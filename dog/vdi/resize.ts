@@ -2,7 +2,7 @@
 import { decodeInodeHeader, INODE_OFF } from '../../shared/inode.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_SIZE, vidToVdiOid } from '../../shared/oid.js';
-import { parseSize, SIZE_ERROR_HINT } from '../../shared/size.js';
+import { sizeArgument } from '../option-values.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { writeObject } from '../object-io.js';
@@ -23,18 +23,8 @@ export function resizeError(newSize: bigint, oldSize: bigint, shift: number, hyp
 
 export async function run(dog: Dog, args: string[]): Promise<number> {
   const name = args[0]!;
-  const sizeArg = args[1];
-  if (sizeArg === undefined) {
-    err('Please specify the new size for the VDI');
-    return EXIT.USAGE;
-  }
-  const parsed = parseSize(sizeArg);
-  if (parsed === undefined) {
-    err(`Invalid size '${sizeArg}'`);
-    err(SIZE_ERROR_HINT);
-    return EXIT.USAGE;
-  }
-  const newSize = BigInt(parsed);
+  const newSize = sizeArgument(args[1], 'Please specify the new size for the VDI');
+  if (newSize === undefined) return EXIT.USAGE;
   const opened = await readVdiObj(dog, name, 0, '', SD_INODE_HEADER_SIZE);
   if (!opened) return EXIT.FAILURE;
   const h = decodeInodeHeader(opened.inode);
