@@ -87,9 +87,13 @@ zkTest('a sheep killed and restarted at once under the same address rejoins (no 
   await cluster.startSheep(3);
   await cluster.waitMembers(4);
   await waitFor('sheep 3 to list 4 members', async () => (await nodeCount(cluster.port(3))) === 4, 10_000);
-  const list = await cluster.dog(['node', 'list', '-r'], { port: cluster.port(1) });
-  const addrs = list.out.trim().split('\n').map((l) => l.split(' ')[1]);
-  assert.is(new Set(addrs).size, 4, list.out);
+  // every member's view converges on four distinct members, none of them the old process twice
+  let list = '';
+  await waitFor('sheep 1 to list 4 distinct members', async () => {
+    list = (await cluster.dog(['node', 'list', '-r'], { port: cluster.port(1) })).out;
+    const addrs = list.trim().split('\n').map((l) => l.split(' ')[1]);
+    return addrs.length === 4 && new Set(addrs).size === 4;
+  }, 10_000, 100).catch((e) => { throw new Error(`${(e as Error).message}: ${list}`); });
 });
 
 zkTest('a registration of the same address from before this machine restarted does not hold a restart up', async () => {
@@ -125,6 +129,11 @@ zkTest('session expiry: a stopped sheep stops serving when it wakes, the others 
   try {
     // the server expires the session; the others remove the member
     await waitFor('the others to see 3 members', async () => (await nodeCount(cluster.port(1))) === 3, SESSION_MS * 4, 100);
+    // and to have started the epoch without it (members are updated just before)
+    await waitFor('the epoch without sheep 2', async () => {
+      const last = (await cluster.dog(['cluster', 'info', '-r'], { port: cluster.port(1) })).out.split('\n')[2] ?? '';
+      return !last.includes(`:${cluster.port(2)}:`);
+    }, 10_000, 100);
     const r = await cluster.dog(['vdi', 'create', 'after-expiry', '4M'], { port: cluster.port(1) });
     assert.is(r.code, 0, r.stderr);
   } finally {
