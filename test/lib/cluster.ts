@@ -75,6 +75,9 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Ports the original's functional tests use (their expected output prints them). */
+const FUNCTIONAL_PORTS = [7000, 7019] as const;
+
 /**
  * `n` consecutive free loopback ports. Four digits, like the original's 7000,
  * so that output compared with its transcript keeps its column widths.
@@ -83,6 +86,8 @@ export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 2000 + Math.floor(Math.random() * (9999 - 2000 - n));
     const ports = Array.from({ length: n }, (_, i) => base + i);
+    // 7000-7019 belong to the original's functional tests (fixed in their .out files)
+    if (ports.some((p) => p >= FUNCTIONAL_PORTS[0] && p <= FUNCTIONAL_PORTS[1])) continue;
     let ok = true;
     for (const p of ports) if (!(await portFree(p))) { ok = false; break; }
     if (ok) return ports;
