@@ -116,6 +116,11 @@ export class VnodeRing {
     return d / TWO64;
   }
 
+  /** The hash of a vnode (an index in ring order). */
+  vnodeHash(vnode: number): bigint {
+    return (BigInt(this.hashHi[vnode]!) << 32n) | BigInt(this.hashLo[vnode]!);
+  }
+
   /** Number of copies actually placed for a requested count. */
   effectiveCopies(copies: number): number {
     return Math.min(copies, this.nrZones);

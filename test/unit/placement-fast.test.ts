@@ -89,6 +89,7 @@ test('arcs of the ring cover the hash space once', () => {
     sum += f;
   }
   assert.ok(Math.abs(sum - 1) < 1e-9, `sum ${sum}`);
+  for (let v = 1; v < ring.size; v++) assert.ok(ring.vnodeHash(v - 1) <= ring.vnodeHash(v));
   assert.is(new VnodeRing([makeNode('127.0.0.1', 7000, { nrVnodes: 1 })]).arcFraction(0), 1);
 });
 
