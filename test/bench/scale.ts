@@ -13,7 +13,7 @@
  * With --soak it then runs, at the largest N, 5 rounds of kill -9 / restart of
  * a random sheep while a VDI is written, and reads it back by sha256.
  *
- * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--data MiB] [--session MS]
+ * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--data MiB] [--session MS] [--form-only]
  * The machine is shared: sheep start in batches, every wait has a deadline,
  * and every process started is killed by PID at the end, also on failure.
  */
@@ -36,6 +36,8 @@ const VALUED = ['--data', '--session'];
 const positional = args.filter((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
 const SIZES = (positional[0] ?? '10,30,100').split(',').map(Number);
 const SOAK = flag('--soak');
+/** --form-only: stop after formation, idle memory and idle CPU. */
+const FORM_ONLY = flag('--form-only');
 const DATA_MIB = Number(option('--data') ?? 512);
 const MiB = 1024 * 1024;
 const COPIES = 3;
@@ -49,11 +51,15 @@ const EPOCH_TIMEOUT_MS = 180_000;
 const RECOVERY_TIMEOUT_MS = 600_000;
 /** How long the cluster sits idle before RSS is read. */
 const IDLE_SETTLE_MS = 10_000;
+/** The window idle CPU is measured over. */
+const IDLE_CPU_WINDOW_MS = 10_000;
 /** Runs of each timed dog command (median reported). */
 const DOG_RUNS = 5;
 const SOAK_ROUNDS = 5;
 const SOAK_VDI_MIB = 64;
 const SOAK_CHUNK = MiB;
+/** USER_HZ of /proc/PID/stat times (100 on Linux). */
+const CLOCK_TICKS = 100;
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -159,9 +165,45 @@ function memoryMiB(pid: number): { rss: number; pss: number; anon: number } {
   return { rss: kb('Rss'), pss: kb('Pss'), anon: kb('Anonymous') };
 }
 
+/** Start sheep a batch at a time, each batch admitted (every sheep up lists them all) before the next. */
 async function startBatch(cluster: TestCluster, ids: readonly number[]): Promise<void> {
   for (let i = 0; i < ids.length; i += START_BATCH) {
-    await Promise.all(ids.slice(i, i + START_BATCH).map((s) => cluster.startSheep(s)));
+    // all of a batch settle before a failure is raised, so none comes up unrecorded after cleanup
+    const starts = await Promise.allSettled(ids.slice(i, i + START_BATCH).map((s) => cluster.startSheep(s)));
+    const failed = starts.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const up = ids.slice(0, i + START_BATCH);
+    await waitAgreed(cluster, up, up.length, -1, FORM_TIMEOUT_MS);
+  }
+}
+
+/**
+ * A sheep whose start timed out may still come up after the launcher was
+ * killed: find it by its pid file in the cluster's directory and kill it by
+ * PID (only a process whose command line names that directory).
+ */
+function killUnrecorded(cluster: TestCluster): void {
+  const recorded = new Set(cluster.pids.values());
+  for (const name of readdirSync(cluster.root)) {
+    if (!name.endsWith('.pid')) continue;
+    const pid = Number(readFileSync(join(cluster.root, name), 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0 || recorded.has(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(cluster.root)) continue;
+      process.kill(pid, 'SIGKILL');
+      console.log(`killed sheep ${pid}, started but not recorded`);
+    } catch { /* gone */ }
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
   }
 }
 
@@ -205,10 +247,17 @@ async function bench(n: number, soak: boolean): Promise<void> {
     const f = await c.dog(['cluster', 'format', '-c', String(COPIES)], { timeoutMs: 300_000 });
     if (f.code !== 0) throw new Error(`format: ${f.stderr}`);
     let epoch = await waitAgreed(c, all, n, 0);
-    console.log(`formation: all ${n} started in ${sec(started)} (batches of ${START_BATCH}), all members in ${sec(members)};` +
-      ` format and every sheep at epoch ${epoch} in ${sec(performance.now() - t0)}`);
+    const formCpu = all.reduce((sum, i) => sum + cpuSeconds(c.pids.get(i)!), 0);
+    console.log(`formation: all ${n} started in ${sec(started)} (batches of ${START_BATCH}, each admitted before the next),` +
+      ` all members in ${sec(members)}; format and every sheep at epoch ${epoch} in ${sec(performance.now() - t0)};` +
+      ` CPU used by the sheep so far ${formCpu.toFixed(0)} s (${(formCpu / n).toFixed(1)} s a sheep)`);
 
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+    const cpu0 = all.map((i) => cpuSeconds(c.pids.get(i)!));
+    await new Promise((r) => setTimeout(r, IDLE_CPU_WINDOW_MS));
+    const idleCpu = all.reduce((sum, i, k) => sum + cpuSeconds(c.pids.get(i)!) - cpu0[k]!, 0) / (IDLE_CPU_WINDOW_MS / 1000);
+    console.log(`idle CPU: ${(idleCpu / n * 100).toFixed(2)}% of a core a sheep, ${(idleCpu * 100).toFixed(0)}% for all ${n}`);
+    if (FORM_ONLY) return;
     const mem = all.map((i) => memoryMiB(c.pids.get(i)!));
     const stat = (k: 'rss' | 'pss' | 'anon') => {
       const xs = mem.map((m) => m[k]);
@@ -268,10 +317,14 @@ async function bench(n: number, soak: boolean): Promise<void> {
     console.log('data read back identical after the leave and the join');
 
     if (soak) await soakRounds(c, all);
+  } catch (e) {
+    console.log(`FAILED at N = ${n}: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
   } finally {
     const pids = [...(cluster?.pids.values() ?? [])];
-    await cluster?.cleanup();
-    await zk.cleanup();
+    if (cluster) killUnrecorded(cluster);
+    await cluster?.cleanup().catch((e) => console.log(`cleanup: ${(e as Error).message}`));
+    await zk.cleanup().catch((e) => console.log(`ZooKeeper cleanup: ${(e as Error).message}`));
     console.log(`stopped ${pids.length} sheep and ZooKeeper by PID`);
   }
 }

@@ -144,6 +144,8 @@ const BASE_CONF = [
   'minSessionTimeout=400',
   'maxSessionTimeout=60000',
   'autopurge.purgeInterval=0',
+  // every sheep of a test connects from 127.0.0.1: the default (60 a client address) stops the 61st
+  'maxClientCnxns=0',
 ];
 
 /**
