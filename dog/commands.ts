@@ -27,6 +27,8 @@ export interface NestedCommand {
   flags: number;
   args?: string;
   nested?: readonly NestedCommand[];
+  /** has a --format json output (the subcommand must say json too, for the option to parse) */
+  json?: boolean;
   /** undefined: not implemented yet */
   load?: Loader;
 }
@@ -42,6 +44,8 @@ export interface Subcommand {
   nested?: readonly NestedCommand[];
   /** the nested command run when no argument names one (`dog node recovery`) */
   defaultNested?: string;
+  /** accepts --format (json output); with nested commands, those marked json have it */
+  json?: boolean;
   /** not in `Available ... commands` listings (commands Sheepdog 1.0 does not have) */
   hidden?: boolean;
   /**
@@ -91,7 +95,7 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./vdi/rollback.js'),
       },
       {
-        name: 'list', args: '[vdiname]', opts: 'aprhoT', flags: 0, desc: 'list images',
+        name: 'list', args: '[vdiname]', json: true, opts: 'aprhoT', flags: 0, desc: 'list images',
         load: () => import('./vdi/list.js'),
       },
       {
@@ -103,10 +107,10 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./vdi/graph.js'),
       },
       {
-        name: 'object', args: '<vdiname>', opts: 'isaphT', flags: A, desc: 'show object information in the image',
+        name: 'object', args: '<vdiname>', opts: 'isaphT', flags: A, json: true, desc: 'show object information in the image',
         nested: [
           {
-            name: 'location', desc: 'show object location information', flags: N | A,
+            name: 'location', desc: 'show object location information', flags: N | A, json: true,
             load: async () => (await import('./vdi/object.js')).location,
           },
           {
@@ -120,7 +124,7 @@ export const COMMANDS: readonly Command[] = [
         ],
       },
       {
-        name: 'track', args: '<vdiname>', opts: 'isaphoT', flags: N | A, desc: 'show the object epoch trace in the image',
+        name: 'track', args: '<vdiname>', json: true, opts: 'isaphoT', flags: N | A, desc: 'show the object epoch trace in the image',
         load: () => import('./vdi/track.js'),
       },
       {
@@ -187,20 +191,20 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./node/kill.js'),
       },
       {
-        name: 'list', opts: 'aprhT', flags: N, desc: 'list nodes',
+        name: 'list', opts: 'aprhT', flags: N, json: true, desc: 'list nodes',
         load: () => import('./node/list.js'),
       },
       {
-        name: 'info', opts: 'aprhT', flags: N, desc: 'show information about each node',
+        name: 'info', opts: 'aprhT', flags: N, json: true, desc: 'show information about each node',
         load: () => import('./node/info.js'),
       },
       {
-        name: 'recovery', args: '<max> <interval>', opts: 'aphPrT', flags: 0,
+        name: 'recovery', args: '<max> <interval>', opts: 'aphPrT', flags: 0, json: true,
         desc: 'show recovery information or set/get recovery speed throttling of nodes',
         defaultNested: 'info',
         nested: [
           {
-            name: 'info', desc: 'show recovery information of nodes (default)', flags: N,
+            name: 'info', desc: 'show recovery information of nodes (default)', flags: N, json: true,
             load: async () => (await import('./node/recovery.js')).info,
           },
           {
@@ -214,9 +218,9 @@ export const COMMANDS: readonly Command[] = [
         ],
       },
       {
-        name: 'md', args: '[disks]', opts: 'aprAfhT', flags: A, desc: "See 'dog node md' for more information",
+        name: 'md', args: '[disks]', opts: 'aprAfhT', flags: A, json: true, desc: "See 'dog node md' for more information",
         nested: [
-          { name: 'info', desc: 'show multi-disk information', flags: N, load: async () => (await import('./node/md.js')).info },
+          { name: 'info', desc: 'show multi-disk information', flags: N, json: true, load: async () => (await import('./node/md.js')).info },
           { name: 'plug', desc: 'plug more disk(s) into node', flags: A, load: async () => (await import('./node/md.js')).plug },
           {
             name: 'unplug', desc: 'unplug disk(s) from node', flags: A,
@@ -265,7 +269,7 @@ export const COMMANDS: readonly Command[] = [
     family: 'cluster',
     subs: [
       {
-        name: 'info', opts: 'aprhvTd', flags: N, desc: 'show cluster information',
+        name: 'info', opts: 'aprhvTd', flags: N, json: true, desc: 'show cluster information',
         load: () => import('./cluster/info.js'),
       },
       {
@@ -308,7 +312,7 @@ export const COMMANDS: readonly Command[] = [
         load: async () => (await import('./cluster/misc.js')).reweight,
       },
       {
-        name: 'check', opts: 'aphT', flags: N, desc: 'check and repair cluster',
+        name: 'check', opts: 'aphT', flags: N, json: true, desc: 'check and repair cluster',
         load: () => import('./cluster/check.js'),
       },
       {

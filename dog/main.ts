@@ -10,6 +10,7 @@ import { findCommand, findSubcommand, NEED_ARG, NEED_NODELIST } from './commands
 import { parsePort, resolveAddress } from './address.js';
 import { Dog, type Target } from './context.js';
 import { EXIT, ExitNow } from './exit.js';
+import { FORMAT_KEY, FORMAT_OPTION, parseFormat } from './json.js';
 import { runSubcommand, type Invocation } from './nested.js';
 import { applyOption } from './option-values.js';
 import { optionsOf } from './options.js';
@@ -84,6 +85,7 @@ async function run(argv: string[], dog: Dog): Promise<number> {
   }
 
   const defs: OptionDef[] = optionsOf(cmd.family, sub.opts).map((o) => ({ short: o.ch, long: o.long, hasArg: o.hasArg }));
+  if (sub.json) defs.push(FORMAT_OPTION);
   const rest = argv.slice(2);
   const parsed = getopt('dog', rest, defs);
   const options = parsed.ok ? parsed.options : optionsBeforeError(rest, defs, parsed.message);
@@ -112,6 +114,7 @@ async function run(argv: string[], dog: Dog): Promise<number> {
       case 'v': dog.verbose = true; break;
       case 'h': usage(EXIT.SUCCESS); break;
       case 'T': dog.showTime = true; break;
+      case FORMAT_KEY: dog.format = parseFormat(v); break;
       default: applyOption(cmd.family, short, value, dog.opts);
     }
   }
