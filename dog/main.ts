@@ -138,20 +138,25 @@ function finish(code: number): never {
   process.exit(code);
 }
 
-/** A failure nobody expected (a bug, or a reply dog cannot make sense of): say it plainly. */
-function crashed(e: unknown): never {
+/**
+ * A failure nobody expected (a bug, or a reply dog cannot make sense of): say it
+ * plainly, in red on a terminal (chalk is loaded only here, so it costs the
+ * commands nothing).
+ */
+async function crashed(e: unknown): Promise<never> {
   const msg = e instanceof Error ? e.message : String(e);
-  err(`dog: ${msg}`);
+  const { stderrPaint } = await import('../shared/colour.js');
+  err(stderrPaint().red(`dog: ${msg}`));
   if (process.env.SHEEPDOG_DOG_DEBUG && e instanceof Error && e.stack) err(e.stack);
   finish(EXIT.SYSFAIL);
 }
 
-process.on('unhandledRejection', (e) => (e instanceof ExitNow ? finish(e.code) : crashed(e)));
+process.on('unhandledRejection', (e) => (e instanceof ExitNow ? finish(e.code) : void crashed(e)));
 
 const dog = new Dog();
 try {
   finish(await run(process.argv.slice(2), dog));
 } catch (e) {
   if (e instanceof ExitNow) finish(e.code);
-  crashed(e);
+  await crashed(e);
 }

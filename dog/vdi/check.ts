@@ -19,7 +19,7 @@ import { EXIT } from '../exit.js';
 import { untrim } from '../../shared/client.js';
 import { lightRequest } from '../object-io.js';
 import { err, out } from '../output.js';
-import { showProgress } from '../progress.js';
+import { Progress } from '../progress.js';
 import { orderedWindow } from '../window.js';
 import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
@@ -215,6 +215,8 @@ export async function checkVdi(dog: Dog, inode: Buffer, report?: CheckReport): P
   }
   const total = h.vdiSize;
   let done = 0;
+  // 1.0 draws its bar on stdout; JSON on a terminal keeps it to stderr
+  const progress = new Progress(total, oids.length, { originalBar: !report, label: h.name });
   const one = (oid: bigint): Promise<Outcome> => (isEcObj(oid, h.copyPolicy)
     ? checkErasure(dog, ring, oid, h.copyPolicy, objSize)
     : checkReplicated(dog, ring, oid, copies));
@@ -226,11 +228,14 @@ export async function checkVdi(dog: Dog, inode: Buffer, report?: CheckReport): P
     } else {
       for (const f of o.fixes) out(fixLine(f));
     }
-    if (o.fatal !== undefined) return o.fatal;
+    if (o.fatal !== undefined) {
+      progress.abort();
+      return o.fatal;
+    }
     done = Math.min(done + objSize, total);
-    if (done < total) showProgress(done, total);
+    progress.update(done);
   }
-  showProgress(total, total);
+  progress.end();
   if (!report) out(`finish check&repair ${h.name}\n`);
   return EXIT.SUCCESS;
 }
