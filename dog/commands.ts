@@ -46,6 +46,8 @@ export interface Subcommand {
   defaultNested?: string;
   /** accepts --format (json output); with nested commands, those marked json have it */
   json?: boolean;
+  /** a line after the options in the usage text (commands that differ from 1.0's) */
+  note?: string;
   /** not in `Available ... commands` listings (commands Sheepdog 1.0 does not have) */
   hidden?: boolean;
   /**
@@ -63,6 +65,8 @@ export interface Command {
 }
 
 const N = NEED_NODELIST;
+const NEVER_WRITTEN = 'Note: converts files of Sheepdog 0.7/0.8, which this implementation never wrote\n' +
+  '      (it reads and writes only 1.0 formats): it checks its arguments and says so.';
 const A = NEED_ARG;
 
 export const COMMANDS: readonly Command[] = [
@@ -327,19 +331,23 @@ export const COMMANDS: readonly Command[] = [
     subs: [
       {
         name: 'inode-convert', args: '<path of original inode file> <path of new inode file>', opts: 'hTo',
-        flags: A, desc: 'upgrade inode object file',
+        flags: A, desc: 'upgrade inode object file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).inodeConvert,
       },
       {
         name: 'epoch-convert', args: '<path of original epoch log file> <path of new epoch log file>', opts: 'hTo',
-        flags: A, desc: 'upgrade epoch log file',
+        flags: A, desc: 'upgrade epoch log file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).epochConvert,
       },
       {
         name: 'config-convert', args: '<path of original config file> <path of new config file>', opts: 'hT',
-        flags: A, desc: 'upgrade config file',
+        flags: A, desc: 'upgrade config file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).configConvert,
       },
       {
         name: 'object-location', args: '<path of latest epoch file> <oid>', opts: 'hT', flags: A,
         desc: 'print object location',
+        load: async () => (await import('./upgrade.js')).objectLocation,
       },
     ],
   },
@@ -347,7 +355,10 @@ export const COMMANDS: readonly Command[] = [
     name: 'benchmark',
     family: 'benchmark',
     subs: [
-      { name: 'io', args: '<vdiname>', opts: 'aprhTfwtn', flags: N | A, desc: 'benchmark I/O performance' },
+      {
+        name: 'io', args: '<vdiname>', opts: 'aprhTfwtn', flags: N | A, desc: 'benchmark I/O performance',
+        load: () => import('./benchmark/io.js'),
+      },
     ],
   },
 ];
