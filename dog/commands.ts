@@ -288,10 +288,10 @@ export const COMMANDS: readonly Command[] = [
         name: 'snapshot', args: '<tag|idx> <path> [vdi1] [vdi2] ...', opts: 'aphTm', flags: A,
         desc: 'snapshot/restore the cluster',
         nested: [
-          { name: 'save', desc: 'save snapshot to localpath', flags: A | N },
-          { name: 'list', desc: 'list snapshot of localpath', flags: A },
-          { name: 'load', desc: 'load snapshot from localpath', flags: A | N },
-          { name: 'show', desc: 'show vdi list from snapshot', flags: A | N },
+          { name: 'save', desc: 'save snapshot to localpath', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).save },
+          { name: 'list', desc: 'list snapshot of localpath', flags: A, load: async () => (await import('./cluster/snapshot.js')).list },
+          { name: 'load', desc: 'load snapshot from localpath', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).load },
+          { name: 'show', desc: 'show vdi list from snapshot', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).show },
         ],
       },
       {
