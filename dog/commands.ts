@@ -27,6 +27,8 @@ export interface NestedCommand {
   flags: number;
   args?: string;
   nested?: readonly NestedCommand[];
+  /** has a --format json output (the subcommand must say json too, for the option to parse) */
+  json?: boolean;
   /** undefined: not implemented yet */
   load?: Loader;
 }
@@ -42,6 +44,10 @@ export interface Subcommand {
   nested?: readonly NestedCommand[];
   /** the nested command run when no argument names one (`dog node recovery`) */
   defaultNested?: string;
+  /** accepts --format (json output); with nested commands, those marked json have it */
+  json?: boolean;
+  /** a line after the options in the usage text (commands that differ from 1.0's) */
+  note?: string;
   /** not in `Available ... commands` listings (commands Sheepdog 1.0 does not have) */
   hidden?: boolean;
   /**
@@ -59,6 +65,8 @@ export interface Command {
 }
 
 const N = NEED_NODELIST;
+const NEVER_WRITTEN = 'Note: converts files of Sheepdog 0.7/0.8, which this implementation never wrote\n' +
+  '      (it reads and writes only 1.0 formats): it checks its arguments and says so.';
 const A = NEED_ARG;
 
 export const COMMANDS: readonly Command[] = [
@@ -91,7 +99,7 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./vdi/rollback.js'),
       },
       {
-        name: 'list', args: '[vdiname]', opts: 'aprhoT', flags: 0, desc: 'list images',
+        name: 'list', args: '[vdiname]', json: true, opts: 'aprhoT', flags: 0, desc: 'list images',
         load: () => import('./vdi/list.js'),
       },
       {
@@ -103,10 +111,10 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./vdi/graph.js'),
       },
       {
-        name: 'object', args: '<vdiname>', opts: 'isaphT', flags: A, desc: 'show object information in the image',
+        name: 'object', args: '<vdiname>', opts: 'isaphT', flags: A, json: true, desc: 'show object information in the image',
         nested: [
           {
-            name: 'location', desc: 'show object location information', flags: N | A,
+            name: 'location', desc: 'show object location information', flags: N | A, json: true,
             load: async () => (await import('./vdi/object.js')).location,
           },
           {
@@ -120,7 +128,7 @@ export const COMMANDS: readonly Command[] = [
         ],
       },
       {
-        name: 'track', args: '<vdiname>', opts: 'isaphoT', flags: N | A, desc: 'show the object epoch trace in the image',
+        name: 'track', args: '<vdiname>', json: true, opts: 'isaphoT', flags: N | A, desc: 'show the object epoch trace in the image',
         load: () => import('./vdi/track.js'),
       },
       {
@@ -187,20 +195,20 @@ export const COMMANDS: readonly Command[] = [
         load: () => import('./node/kill.js'),
       },
       {
-        name: 'list', opts: 'aprhT', flags: N, desc: 'list nodes',
+        name: 'list', opts: 'aprhT', flags: N, json: true, desc: 'list nodes',
         load: () => import('./node/list.js'),
       },
       {
-        name: 'info', opts: 'aprhT', flags: N, desc: 'show information about each node',
+        name: 'info', opts: 'aprhT', flags: N, json: true, desc: 'show information about each node',
         load: () => import('./node/info.js'),
       },
       {
-        name: 'recovery', args: '<max> <interval>', opts: 'aphPrT', flags: 0,
+        name: 'recovery', args: '<max> <interval>', opts: 'aphPrT', flags: 0, json: true,
         desc: 'show recovery information or set/get recovery speed throttling of nodes',
         defaultNested: 'info',
         nested: [
           {
-            name: 'info', desc: 'show recovery information of nodes (default)', flags: N,
+            name: 'info', desc: 'show recovery information of nodes (default)', flags: N, json: true,
             load: async () => (await import('./node/recovery.js')).info,
           },
           {
@@ -214,9 +222,9 @@ export const COMMANDS: readonly Command[] = [
         ],
       },
       {
-        name: 'md', args: '[disks]', opts: 'aprAfhT', flags: A, desc: "See 'dog node md' for more information",
+        name: 'md', args: '[disks]', opts: 'aprAfhT', flags: A, json: true, desc: "See 'dog node md' for more information",
         nested: [
-          { name: 'info', desc: 'show multi-disk information', flags: N, load: async () => (await import('./node/md.js')).info },
+          { name: 'info', desc: 'show multi-disk information', flags: N, json: true, load: async () => (await import('./node/md.js')).info },
           { name: 'plug', desc: 'plug more disk(s) into node', flags: A, load: async () => (await import('./node/md.js')).plug },
           {
             name: 'unplug', desc: 'unplug disk(s) from node', flags: A,
@@ -265,7 +273,7 @@ export const COMMANDS: readonly Command[] = [
     family: 'cluster',
     subs: [
       {
-        name: 'info', opts: 'aprhvTd', flags: N, desc: 'show cluster information',
+        name: 'info', opts: 'aprhvTd', flags: N, json: true, desc: 'show cluster information',
         load: () => import('./cluster/info.js'),
       },
       {
@@ -280,10 +288,10 @@ export const COMMANDS: readonly Command[] = [
         name: 'snapshot', args: '<tag|idx> <path> [vdi1] [vdi2] ...', opts: 'aphTm', flags: A,
         desc: 'snapshot/restore the cluster',
         nested: [
-          { name: 'save', desc: 'save snapshot to localpath', flags: A | N },
-          { name: 'list', desc: 'list snapshot of localpath', flags: A },
-          { name: 'load', desc: 'load snapshot from localpath', flags: A | N },
-          { name: 'show', desc: 'show vdi list from snapshot', flags: A | N },
+          { name: 'save', desc: 'save snapshot to localpath', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).save },
+          { name: 'list', desc: 'list snapshot of localpath', flags: A, load: async () => (await import('./cluster/snapshot.js')).list },
+          { name: 'load', desc: 'load snapshot from localpath', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).load },
+          { name: 'show', desc: 'show vdi list from snapshot', flags: A | N, load: async () => (await import('./cluster/snapshot.js')).show },
         ],
       },
       {
@@ -308,7 +316,7 @@ export const COMMANDS: readonly Command[] = [
         load: async () => (await import('./cluster/misc.js')).reweight,
       },
       {
-        name: 'check', opts: 'aphT', flags: N, desc: 'check and repair cluster',
+        name: 'check', opts: 'aphT', flags: N, json: true, desc: 'check and repair cluster',
         load: () => import('./cluster/check.js'),
       },
       {
@@ -323,19 +331,23 @@ export const COMMANDS: readonly Command[] = [
     subs: [
       {
         name: 'inode-convert', args: '<path of original inode file> <path of new inode file>', opts: 'hTo',
-        flags: A, desc: 'upgrade inode object file',
+        flags: A, desc: 'upgrade inode object file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).inodeConvert,
       },
       {
         name: 'epoch-convert', args: '<path of original epoch log file> <path of new epoch log file>', opts: 'hTo',
-        flags: A, desc: 'upgrade epoch log file',
+        flags: A, desc: 'upgrade epoch log file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).epochConvert,
       },
       {
         name: 'config-convert', args: '<path of original config file> <path of new config file>', opts: 'hT',
-        flags: A, desc: 'upgrade config file',
+        flags: A, desc: 'upgrade config file', note: NEVER_WRITTEN,
+        load: async () => (await import('./upgrade.js')).configConvert,
       },
       {
         name: 'object-location', args: '<path of latest epoch file> <oid>', opts: 'hT', flags: A,
         desc: 'print object location',
+        load: async () => (await import('./upgrade.js')).objectLocation,
       },
     ],
   },
@@ -343,7 +355,10 @@ export const COMMANDS: readonly Command[] = [
     name: 'benchmark',
     family: 'benchmark',
     subs: [
-      { name: 'io', args: '<vdiname>', opts: 'aprhTfwtn', flags: N | A, desc: 'benchmark I/O performance' },
+      {
+        name: 'io', args: '<vdiname>', opts: 'aprhTfwtn', flags: N | A, desc: 'benchmark I/O performance',
+        load: () => import('./benchmark/io.js'),
+      },
     ],
   },
 ];

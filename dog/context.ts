@@ -11,6 +11,7 @@ import { SD_RES, resultText } from '../shared/proto/results.js';
 import { EXIT, ExitNow } from './exit.js';
 import { err } from './output.js';
 import { defaultOptionValues, type OptionValues } from './option-values.js';
+import type { OutputFormat } from './json.js';
 
 export interface Target {
   /** numeric address, as messages print it */
@@ -34,8 +35,14 @@ export class Dog {
   raw = false;
   verbose = false;
   showTime = false;
+  /** --format: text (the original's) or json */
+  format: OutputFormat = 'text';
   opts: OptionValues = defaultOptionValues();
   recvTimeoutMs = RECV_TIMEOUT_MS;
+
+  get json(): boolean {
+    return this.format === 'json';
+  }
 
   /** Filled by loadNodeList(): members sorted by (address, port). */
   nodes: SdNode[] = [];

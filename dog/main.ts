@@ -10,6 +10,7 @@ import { findCommand, findSubcommand, NEED_ARG, NEED_NODELIST } from './commands
 import { parsePort, resolveAddress } from './address.js';
 import { Dog, type Target } from './context.js';
 import { EXIT, ExitNow } from './exit.js';
+import { FORMAT_KEY, FORMAT_OPTION, parseFormat } from './json.js';
 import { runSubcommand, type Invocation } from './nested.js';
 import { applyOption } from './option-values.js';
 import { optionsOf } from './options.js';
@@ -84,6 +85,7 @@ async function run(argv: string[], dog: Dog): Promise<number> {
   }
 
   const defs: OptionDef[] = optionsOf(cmd.family, sub.opts).map((o) => ({ short: o.ch, long: o.long, hasArg: o.hasArg }));
+  if (sub.json) defs.push(FORMAT_OPTION);
   const rest = argv.slice(2);
   const parsed = getopt('dog', rest, defs);
   const options = parsed.ok ? parsed.options : optionsBeforeError(rest, defs, parsed.message);
@@ -112,6 +114,7 @@ async function run(argv: string[], dog: Dog): Promise<number> {
       case 'v': dog.verbose = true; break;
       case 'h': usage(EXIT.SUCCESS); break;
       case 'T': dog.showTime = true; break;
+      case FORMAT_KEY: dog.format = parseFormat(v); break;
       default: applyOption(cmd.family, short, value, dog.opts);
     }
   }
@@ -135,20 +138,25 @@ function finish(code: number): never {
   process.exit(code);
 }
 
-/** A failure nobody expected (a bug, or a reply dog cannot make sense of): say it plainly. */
-function crashed(e: unknown): never {
+/**
+ * A failure nobody expected (a bug, or a reply dog cannot make sense of): say it
+ * plainly, in red on a terminal (chalk is loaded only here, so it costs the
+ * commands nothing).
+ */
+async function crashed(e: unknown): Promise<never> {
   const msg = e instanceof Error ? e.message : String(e);
-  err(`dog: ${msg}`);
+  const { stderrPaint } = await import('../shared/colour.js');
+  err(stderrPaint().red(`dog: ${msg}`));
   if (process.env.SHEEPDOG_DOG_DEBUG && e instanceof Error && e.stack) err(e.stack);
   finish(EXIT.SYSFAIL);
 }
 
-process.on('unhandledRejection', (e) => (e instanceof ExitNow ? finish(e.code) : crashed(e)));
+process.on('unhandledRejection', (e) => (e instanceof ExitNow ? finish(e.code) : void crashed(e)));
 
 const dog = new Dog();
 try {
   finish(await run(process.argv.slice(2), dog));
 } catch (e) {
   if (e instanceof ExitNow) finish(e.code);
-  crashed(e);
+  await crashed(e);
 }

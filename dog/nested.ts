@@ -6,6 +6,7 @@
 import { NEED_ARG, NEED_NODELIST, type Command, type NestedCommand, type Subcommand } from './commands.js';
 import type { Dog } from './context.js';
 import { EXIT, ExitNow } from './exit.js';
+import { noJson } from './json.js';
 import { err, out } from './output.js';
 import { subcommandUsage } from './usage.js';
 
@@ -64,6 +65,7 @@ async function runNested(
   dog: Dog, inv: Invocation, path: readonly NestedCommand[], args: string[],
 ): Promise<number> {
   const n = path[path.length - 1]!;
+  if (dog.json && n.load && !n.json) noJson([inv.cmd.name, inv.sub.name, ...path.map((p) => p.name)].join(' '));
   if (!n.load) {
     if (n.nested) return dispatch(dog, inv, path, args);
     notImplemented([inv.cmd.name, inv.sub.name, ...path.map((p) => p.name)].join(' '));

@@ -49,7 +49,7 @@ export interface OptionValues {
   progress: boolean;
   watch: boolean;
   local: boolean;
-  // benchmark / upgrade (their commands are not implemented yet; values kept raw)
+  // benchmark / upgrade (values kept raw; the commands read them)
   workqueue: string | undefined;
   total: string | undefined;
   nrThreads: string | undefined;

@@ -112,6 +112,13 @@ export function flushStdout(): void {
   emit(all);
 }
 
+/** A progress line is being drawn on stderr (a terminal): messages erase it first. */
+let stderrLineOpen = false;
+
+export function setStderrLineOpen(open: boolean): void {
+  stderrLineOpen = open;
+}
+
 /** One message line on stderr (sd_err / sd_info): no prefix, written at once. */
 export function err(line: string): void {
   if (capture) {
@@ -119,7 +126,8 @@ export function err(line: string): void {
     return;
   }
   try {
-    writeAllSync(2, Buffer.from(line + '\n', 'utf8'));
+    const erase = stderrLineOpen ? '\r\x1b[K' : '';
+    writeAllSync(2, Buffer.from(erase + line + '\n', 'utf8'));
   } catch {
     // nowhere left to complain to
   }

@@ -49,5 +49,6 @@ export function subcommandUsage(cmd: Command, sub: Subcommand, consumed: readonl
   }
   lines.push('Options:');
   for (const o of opts) lines.push(`  ${col24(`-${o.ch}, --${o.long}`)}${o.desc}`);
+  if (sub.note) lines.push(sub.note);
   return lines.join('\n') + '\n';
 }

@@ -5,10 +5,16 @@
  */
 
 export interface OptionDef {
-  /** the short letter, e.g. 'p' */
+  /** the short letter, e.g. 'p'; a longer key (never a typed letter) for a long-only option */
   short: string;
   long: string;
   hasArg: boolean;
+  /**
+   * Matched only when spelt in full, never as an abbreviation: an option added
+   * beside the original's set (dog's --format) must not make an abbreviation
+   * that worked before ambiguous (`--for` for --force) or change its meaning.
+   */
+  exactOnly?: boolean;
 }
 
 export interface ParsedOption {
@@ -27,7 +33,7 @@ export type GetoptResult =
 export function getopt(prog: string, argv: readonly string[], allowed: readonly OptionDef[]): GetoptResult {
   const options: ParsedOption[] = [];
   const args: string[] = [];
-  const byShort = new Map(allowed.map((o) => [o.short, o]));
+  const byShort = new Map(allowed.filter((o) => o.short.length === 1).map((o) => [o.short, o]));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -39,7 +45,7 @@ export function getopt(prog: string, argv: readonly string[], allowed: readonly 
       const eq = body.indexOf('=');
       const name = eq < 0 ? body : body.slice(0, eq);
       const exact = allowed.find((o) => o.long === name);
-      const candidates = exact ? [exact] : allowed.filter((o) => o.long.startsWith(name));
+      const candidates = exact ? [exact] : allowed.filter((o) => !o.exactOnly && o.long.startsWith(name));
       if (candidates.length === 0) return { ok: false, message: `${prog}: unrecognized option '--${body}'` };
       if (candidates.length > 1) {
         const list = candidates.map((o) => ` '--${o.long}'`).join('');

@@ -7,7 +7,7 @@
 import { lpad, rpad } from './cformat.js';
 import { ctime, strftime } from './ctime.js';
 import { isSnapshot, type InodeHeader } from './inode.js';
-import { nodeAddrString, nodeKey, type SdNode } from './node.js';
+import { addrToString, nodeAddrString, nodeKey, type SdNode } from './node.js';
 import type { EpochLog } from './proto/cluster-info.js';
 import { SD_CLUSTER_FLAG } from './proto/flags.js';
 import { SD_RES, resultText } from './proto/results.js';
@@ -81,6 +81,34 @@ export function renderClusterInfo(result: number, logs: readonly EpochLog[], o: 
   return s;
 }
 
+/**
+ * `cluster info --format json` (man/dog.8): the status, the newest epoch's
+ * settings, and every epoch with its members (newest first). -v and -d change
+ * only the text; the JSON always has everything.
+ */
+export function clusterInfoJson(result: number, logs: readonly EpochLog[]): Record<string, unknown> {
+  const first = logs[0];
+  const running = result === SD_RES.SUCCESS;
+  const flags = first?.flags ?? 0;
+  return {
+    status: running ? 'running' : resultText(result),
+    result,
+    auto_recovery: running ? !first?.disableRecovery : undefined,
+    store: running ? first?.drvName ?? '' : undefined,
+    copies: running ? first?.nrCopies ?? 0 : undefined,
+    copy_policy: running ? first?.copyPolicy ?? 0 : undefined,
+    redundancy: running ? redundancyText(first?.nrCopies ?? 0, first?.copyPolicy ?? 0) : undefined,
+    vnodes_strategy: running ? (flags & SD_CLUSTER_FLAG.AUTO_VNODES ? 'auto' : 'fixed') : undefined,
+    vnode_mode: flags & SD_CLUSTER_FLAG.DISKMODE ? 'disk' : 'node',
+    creation_time: first ? Number(first.ctime >> 32n) : undefined,
+    epochs: logs.map((log) => ({
+      epoch: log.epoch,
+      time: Number(log.time),
+      nodes: log.nodes.map((n) => ({ ...nodeJson(n), vnodes: n.nrVnodes })),
+    })),
+  };
+}
+
 // --- node list and node info ------------------------------------------------------
 
 export const NODE_LIST_HEADER = '  Id   Host:Port         V-Nodes       Zone\n';
@@ -91,6 +119,26 @@ export function nodeListRow(id: number, n: SdNode, raw: boolean): string {
   const zone = n.zone >>> 0;
   if (raw) return `${id} ${addr} ${n.nrVnodes} ${zone}\n`;
   return `${rpad(id, 4)}   ${lpad(addr, 20)}\t${rpad(n.nrVnodes, 2)}${rpad(zone, 11)}\n`;
+}
+
+/** A node's address as JSON (man/dog.8): host, port, and the I/O address when it has one. */
+export function nodeJson(n: SdNode): Record<string, unknown> {
+  const o: Record<string, unknown> = { host: addrToString(n.addr), port: n.port };
+  if (n.ioPort !== 0) {
+    o.io_host = addrToString(n.ioAddr);
+    o.io_port = n.ioPort;
+  }
+  return o;
+}
+
+/** `node list --format json`: one entry per member, in node order. */
+export function nodeListJson(nodes: readonly SdNode[]): Record<string, unknown>[] {
+  return nodes.map((n, i) => ({ id: i, ...nodeJson(n), vnodes: n.nrVnodes, zone: n.zone >>> 0 }));
+}
+
+/** One node's store in `node info --format json`. */
+export function storeJson(size: bigint, free: bigint): Record<string, unknown> {
+  return { size, used: size - free, avail: free, use_percent: usePercent(size, free) };
 }
 
 export function renderNodeList(nodes: readonly SdNode[], raw: boolean): string {
@@ -153,6 +201,29 @@ export interface ListRow {
   /** index slots owned by the VDI itself, and by its ancestors */
   own: number;
   shared: number;
+}
+
+/** One `vdi list` entry as `--format json` gives it (man/dog.8): the fields of the line, unformatted. */
+export function vdiListJson(r: ListRow): Record<string, unknown> {
+  const h = r.header;
+  const objSize = 2n ** BigInt(h.blockSizeShift);
+  return {
+    name: h.name,
+    type: isSnapshot(h) ? 'snapshot' : isCloneInode(h) ? 'clone' : 'vdi',
+    snap_id: isSnapshot(h) ? h.snapId : 0,
+    tag: h.tag,
+    vdi_id: r.vid.toString(16),
+    parent_vdi_id: h.parentVdiId.toString(16),
+    size: r.vdiSize,
+    used: BigInt(r.own) * objSize,
+    shared: BigInt(r.shared) * objSize,
+    creation_time: Number(h.createTime >> 32n),
+    copies: h.nrCopies,
+    copy_policy: h.copyPolicy,
+    redundancy: redundancyText(h.nrCopies, h.copyPolicy),
+    block_size_shift: h.blockSizeShift,
+    hyper: h.storePolicy === 1,
+  };
 }
 
 /** One `vdi list` line (with its newline). */

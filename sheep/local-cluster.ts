@@ -17,6 +17,10 @@ import { SheepConnection } from '../shared/client.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
+import { stderrPaint, stdoutPaint } from '../shared/colour.js';
+
+const paint = stdoutPaint();
+const warn = (line: string): void => console.error(stderrPaint().red(line));
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const SHEEP = join(ROOT, 'sheep/sheep');
@@ -74,7 +78,7 @@ async function startSheepfs(): Promise<void> {
   sheepfs = child;
   child.on('exit', (code, signal) => {
     if (!stopping) {
-      console.error(`sheepfs exited unexpectedly (${signal ?? code})`);
+      warn(`sheepfs exited unexpectedly (${signal ?? code})`);
       void shutdown(1);
     }
   });
@@ -104,7 +108,7 @@ function startSheep(i: number): ChildProcess {
   const child = spawn(SHEEP, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   child.on('exit', (code, signal) => {
     if (!stopping) {
-      console.error(`sheep ${i} (port ${basePort + i}) exited unexpectedly (${signal ?? code}); see ${join(dir, 'sheep.log')}`);
+      warn(`sheep ${i} (port ${basePort + i}) exited unexpectedly (${signal ?? code}); see ${join(dir, 'sheep.log')}`);
       void shutdown(1);
     }
   });
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   mkdirSync(dataDir, { recursive: true });
-  console.log(`sheepdog local cluster: ${NODES} sheep on 127.0.0.1:${basePort}-${basePort + NODES - 1}, data in ${dataDir}`);
+  console.log(`${paint.bold('sheepdog local cluster')}: ${NODES} sheep on ${paint.cyan(`127.0.0.1:${basePort}-${basePort + NODES - 1}`)}, data in ${paint.cyan(dataDir)}`);
   for (let i = 0; i < NODES; i++) sheep.push(startSheep(i));
   await waitUntil(`${NODES} sheep to join`, async () => (await clusterStatus(basePort))?.members === NODES);
   // format when the cluster says it waits for it, whenever that answer comes (a
@@ -171,15 +175,15 @@ async function main(): Promise<void> {
     }
     await startSheepfs();
     if (stopping) return;
-    console.log(`\nsheepfs mounted at ${mountPoint}`);
-    console.log(`  demo volume: ${join(mountPoint, 'vdi', DEMO_VDI, 'volume')} (${DEMO_SIZE})`);
+    console.log(`\nsheepfs mounted at ${paint.cyan(mountPoint)}`);
+    console.log(`  demo volume: ${paint.cyan(join(mountPoint, 'vdi', DEMO_VDI, 'volume'))} (${DEMO_SIZE})`);
     console.log(`  try: cat ${join(mountPoint, 'cluster/info')}; ls ${join(mountPoint, 'vdi')}`);
   }
-  console.log(`\nready. Try: dog/dog vdi create one.img 1G; dog/dog vdi list; dog/dog cluster info`);
+  console.log(`\n${paint.green.bold('ready.')} Try: ${paint.bold('dog/dog vdi create one.img 1G; dog/dog vdi list; dog/dog cluster info')}`);
   console.log(`Ctrl-C ${withSheepfs ? 'unmounts sheepfs and ' : ''}shuts the cluster down cleanly.`);
 }
 
 main().catch((e) => {
-  console.error(`local cluster: ${(e as Error).message}`);
+  warn(`local cluster: ${(e as Error).message}`);
   void shutdown(1);
 });

@@ -3,9 +3,10 @@ import { decodeEpochLog, epochLogStride, type EpochLog } from '../../shared/prot
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { renderClusterInfo } from '../../shared/report-text.js';
+import { clusterInfoJson, renderClusterInfo } from '../../shared/report-text.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
+import { printJson } from '../json.js';
 import { out } from '../output.js';
 
 
@@ -26,7 +27,8 @@ export async function run(dog: Dog): Promise<number> {
     }
     const logs: EpochLog[] = [];
     for (let at = 0; at + stride <= r.data.length; at += stride) logs.push(decodeEpochLog(r.data, at, nodesNr));
-    out(renderClusterInfo(r.hdr.result, logs, { raw: dog.raw, verbose: dog.verbose, diff: dog.opts.diff }));
+    if (dog.json) printJson(clusterInfoJson(r.hdr.result, logs));
+    else out(renderClusterInfo(r.hdr.result, logs, { raw: dog.raw, verbose: dog.verbose, diff: dog.opts.diff }));
     return EXIT.SUCCESS;
   }
 }

@@ -3,9 +3,10 @@ import { isSnapshot } from '../../shared/inode.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
-import { NODE_INFO_HEADER, nodeInfoRow, nodeInfoTotal } from '../../shared/report-text.js';
+import { NODE_INFO_HEADER, nodeInfoRow, nodeInfoTotal, storeJson } from '../../shared/report-text.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
+import { printJson } from '../json.js';
 import { err, out } from '../output.js';
 import { walkVdis } from '../vdi/walk.js';
 
@@ -14,7 +15,8 @@ import { walkVdis } from '../vdi/walk.js';
 
 
 export async function run(dog: Dog): Promise<number> {
-  if (!dog.raw) out(NODE_INFO_HEADER);
+  if (!dog.raw && !dog.json) out(NODE_INFO_HEADER);
+  const nodes: Record<string, unknown>[] = [];
   // every node is asked at once; the answers are printed in node order
   const replies = await Promise.all(dog.nodes.map((n) => dog.exec(SdHeader.request(SD_OP.STAT_SHEEP), undefined, dog.nodeTarget(n))));
   let answered = 0;
@@ -27,7 +29,8 @@ export async function run(dog: Dog): Promise<number> {
     }
     const size = r.hdr.rspStoreSize;
     const free = r.hdr.rspStoreFree;
-    out(nodeInfoRow(answered, size, free, dog.raw));
+    if (dog.json) nodes.push({ id: answered, ...storeJson(size, free) });
+    else out(nodeInfoRow(answered, size, free, dog.raw));
     answered++;
     totalSize += size;
     totalFree += free;
@@ -41,7 +44,8 @@ export async function run(dog: Dog): Promise<number> {
     if (!isSnapshot(v.header)) vdiTotal += v.vdiSize;
   });
   if (!ok) return EXIT.SYSFAIL;
-  out(nodeInfoTotal(totalSize, totalFree, vdiTotal, dog.raw));
+  if (dog.json) printJson({ nodes, total: storeJson(totalSize, totalFree), vdi_size_total: vdiTotal });
+  else out(nodeInfoTotal(totalSize, totalFree, vdiTotal, dog.raw));
   return EXIT.SUCCESS;
 }
 

@@ -9,6 +9,8 @@ import type { Dog, Target } from '../context.js';
 import { EXIT } from '../exit.js';
 import { err, out } from '../output.js';
 import { banner, confirm } from '../prompt.js';
+import { printJson } from '../json.js';
+import { nodeJson } from '../../shared/report-text.js';
 
 /** sd_md_info: 64 disks of {idx, free, used, path[4096]} then nr (protocol.md §16.4). */
 export const MD_INFO_SIZE = 263688;
@@ -38,26 +40,57 @@ export function decodeMdInfo(b: Buffer): MdDisk[] {
   return disks;
 }
 
+const diskUsePercent = (d: MdDisk): number => {
+  const size = d.free + d.used;
+  return size === 0n ? 0 : Math.trunc((Number(d.used) / Number(size)) * 100);
+};
+
 export function mdRow(d: MdDisk, raw: boolean, node: string): string {
   const size = d.free + d.used;
-  const pct = size === 0n ? 0 : Math.trunc((Number(d.used) / Number(size)) * 100);
+  const pct = diskUsePercent(d);
   if (raw) return `${node} ${d.idx} ${size} ${d.used} ${d.free} ${pct}% ${d.path}\n`;
   return `${String(d.idx).padStart(2)}\t${formatSize(size)}\t${formatSize(d.used)}\t${formatSize(d.free)}\t${String(pct).padStart(3)}%\t${d.path}\n`;
 }
 
-async function mdInfoOf(dog: Dog, to: Target, node: string): Promise<boolean> {
+/** One disk in `node md info --format json`. */
+export function mdJson(d: MdDisk): Record<string, unknown> {
+  return { id: d.idx, size: d.free + d.used, used: d.used, avail: d.free, use_percent: diskUsePercent(d), path: d.path };
+}
+
+async function mdDisks(dog: Dog, to: Target): Promise<MdDisk[] | undefined> {
   const r = await dog.exec(SdHeader.request(SD_OP.MD_INFO, 0, MD_INFO_SIZE), undefined, to);
-  if (!r) return false;
+  if (!r) return undefined;
   if (r.hdr.result !== SD_RES.SUCCESS) {
     err(`failed to get multi-disk information: ${resultText(r.hdr.result)}`);
-    return false;
+    return undefined;
   }
-  for (const d of decodeMdInfo(r.data)) out(mdRow(d, dog.raw, node));
-  return true;
+  return decodeMdInfo(r.data);
+}
+
+async function mdInfoOf(dog: Dog, to: Target, node: string): Promise<boolean> {
+  const disks = await mdDisks(dog, to);
+  for (const d of disks ?? []) out(mdRow(d, dog.raw, node));
+  return disks !== undefined;
+}
+
+/** `--format json`: the target node, or every node with -A, each with its disks. */
+async function mdInfoJson(dog: Dog): Promise<number> {
+  const targets = dog.opts.all
+    ? dog.nodes.map((n, id) => ({ id, to: dog.nodeTarget(n), node: nodeJson(n) }))
+    : [{ id: undefined, to: dog.target, node: { host: dog.target.host, port: dog.target.port } }];
+  const nodes: Record<string, unknown>[] = [];
+  for (const t of targets) {
+    const disks = await mdDisks(dog, t.to);
+    if (!disks) return EXIT.FAILURE;
+    nodes.push({ id: t.id, ...t.node, disks: disks.map(mdJson) });
+  }
+  printJson(nodes);
+  return EXIT.SUCCESS;
 }
 
 export const info = {
   async run(dog: Dog): Promise<number> {
+    if (dog.json) return mdInfoJson(dog);
     if (!dog.raw) out('Id\tSize\tUsed\tAvail\tUse%\tPath\n');
     if (!dog.opts.all) {
       return (await mdInfoOf(dog, dog.target, `${dog.target.host}:${dog.target.port}`)) ? EXIT.SUCCESS : EXIT.FAILURE;

@@ -9,7 +9,8 @@ import type { Dog } from '../context.js';
 import { EXIT, ExitNow } from '../exit.js';
 import { err, flushStdout, out } from '../output.js';
 import { showProgress } from '../progress.js';
-import { padEndBytes } from '../../shared/report-text.js';
+import { nodeJson, padEndBytes } from '../../shared/report-text.js';
+import { noJson, printJson } from '../json.js';
 
 export const RECOVERY_STATE_SIZE = 24;
 const THROTTLE_SIZE = 24;
@@ -64,10 +65,39 @@ async function progress(dog: Dog): Promise<number> {
   }
 }
 
+/**
+ * `--format json`: every node (the text lists only those in recovery), with
+ * its state and counts; the text's first failure ends it the same way.
+ */
+function recoveryJson(dog: Dog, replies: readonly Stat[]): number {
+  const nodes: Record<string, unknown>[] = [];
+  for (const [i, rep] of replies.entries()) {
+    if (!rep.rs) {
+      if (rep.message) err(rep.message);
+      return rep.code;
+    }
+    const n = dog.nodes[i]!;
+    const { inRecovery, state, finished, total } = rep.rs;
+    nodes.push({
+      id: i, ...nodeJson(n), vnodes: n.nrVnodes, zone: n.zone >>> 0,
+      in_recovery: inRecovery, state: inRecovery ? RECOVERY_STATES[state] ?? state : undefined, finished, total,
+    });
+  }
+  printJson(nodes);
+  return EXIT.SUCCESS;
+}
+
+/** recovery_state.state as the sheep reports it (RW_PREPARE_LIST, RW_RECOVER_OBJ, RW_NOTIFY_COMPLETION). */
+const RECOVERY_STATES: readonly string[] = ['preparing', 'recovering', 'notifying'];
+
 export const info = {
   async run(dog: Dog): Promise<number> {
-    if (dog.opts.progress) return progress(dog);
+    if (dog.opts.progress) {
+      if (dog.json) noJson('node recovery -P');
+      return progress(dog);
+    }
     const replies = await Promise.all(dog.nodes.map((n) => statRecovery(dog, dog.nodeTarget(n))));
+    if (dog.json) return recoveryJson(dog, replies);
     if (!dog.raw) out(RECOVERY_HEADER);
     for (const [i, rep] of replies.entries()) {
       if (!rep.rs) {

@@ -5,6 +5,7 @@
  * record with idx 0xffffffff. A record holds the part of an object between
  * the first and last 512-byte sectors that differ between the two snapshots.
  */
+import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { countDataObjs, decodeInodeHeader, INODE_OFF } from '../../shared/inode.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -15,6 +16,7 @@ import { EXIT } from '../exit.js';
 import { readFull } from '../fdio.js';
 import { readObject, writeObject } from '../object-io.js';
 import { err, writeBinary } from '../output.js';
+import { Progress } from '../progress.js';
 import { newVdi } from './create.js';
 import { deleteVdi } from './delete.js';
 import { inodeIndex, type InodeIndex } from './inode-index.js';
@@ -95,20 +97,29 @@ export const backup = {
     if (!(await put(head, 'backup header'))) return EXIT.SYSFAIL;
     const objSize = 2 ** to.h.blockSizeShift;
     const count = countDataObjs(to.h);
+    // measured in the snapshot's bytes walked (the stream's length is known only at the end)
+    const progress = new Progress(count * objSize, count, { label: 'backup' });
+    const failed = (code: number): number => {
+      progress.abort();
+      return code;
+    };
     for (let idx = 0; idx < count; idx++) {
+      progress.update(idx * objSize);
       const fv = from.index.vidAt(idx);
       const tv = to.index.vidAt(idx);
       if ((fv === 0 && tv === 0) || fv === tv) continue;
       const a = await objectOrZero(dog, from.index, idx, objSize);
       const b = await objectOrZero(dog, to.index, idx, objSize);
-      if (!a || !b) return EXIT.FAILURE;
+      if (!a || !b) return failed(EXIT.FAILURE);
       const { start, end } = diffRange(a, b);
       if (start === end) continue;
       if (!(await put(Buffer.concat([recordHeader(idx, start, end - start), b.subarray(start, end)]), 'backup data'))) {
-        return EXIT.SYSFAIL;
+        return failed(EXIT.SYSFAIL);
       }
     }
-    return (await put(recordHeader(END_IDX, 0, 0), 'end marker')) ? EXIT.SUCCESS : EXIT.SYSFAIL;
+    if (!(await put(recordHeader(END_IDX, 0, 0), 'end marker'))) return failed(EXIT.SYSFAIL);
+    progress.end();
+    return EXIT.SUCCESS;
   },
 };
 
@@ -118,7 +129,9 @@ async function readExactly(len: number): Promise<Buffer | undefined> {
 }
 
 /** Apply the records of the stream to VDI `vid` (a fresh child of the snapshot). */
-async function applyRecords(dog: Dog, vid: number, h: ReturnType<typeof decodeInodeHeader>, index: InodeIndex): Promise<number> {
+async function applyRecords(
+  dog: Dog, vid: number, h: ReturnType<typeof decodeInodeHeader>, index: InodeIndex, progress: Progress,
+): Promise<number> {
   const objSize = 2 ** h.blockSizeShift;
   for (;;) {
     const rh = await readExactly(16).catch(() => undefined);
@@ -127,7 +140,10 @@ async function applyRecords(dog: Dog, vid: number, h: ReturnType<typeof decodeIn
       return EXIT.SYSFAIL;
     }
     const idx = rh.readUInt32LE(0);
-    if (idx === END_IDX) return EXIT.SUCCESS;
+    if (idx === END_IDX) {
+      progress.end();
+      return EXIT.SUCCESS;
+    }
     const offset = rh.readUInt32LE(4);
     const length = rh.readUInt32LE(8);
     if (offset + length > objSize) {
@@ -148,6 +164,17 @@ async function applyRecords(dog: Dog, vid: number, h: ReturnType<typeof decodeIn
     if (owner !== vid) {
       if ((await slotWrite(dog, vid, idx, h, { direct: true })) !== SD_RES.SUCCESS) return EXIT.FAILURE;
     }
+    progress.advance(16 + length);
+  }
+}
+
+/** The stream's length when stdin is a file (`< backup.img`), else unknown. */
+function stdinLength(): number {
+  try {
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 
@@ -190,8 +217,12 @@ export const restore = {
     });
     let ret = created.code;
     if (ret === EXIT.SUCCESS) {
-      ret = await applyRecords(dog, created.vid, base.h, base.index);
+      // the 8-byte header is read already; every record is counted as it is applied
+      const progress = new Progress(stdinLength(), Number.POSITIVE_INFINITY, { label: 'restore' });
+      progress.advance(8);
+      ret = await applyRecords(dog, created.vid, base.h, base.index, progress);
       if (ret !== EXIT.SUCCESS) {
+        progress.abort();
         err('failed to restore backup');
         await deleteVdi(dog, name, 0, null);
       }

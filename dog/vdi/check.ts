@@ -19,7 +19,7 @@ import { EXIT } from '../exit.js';
 import { untrim } from '../../shared/client.js';
 import { lightRequest } from '../object-io.js';
 import { err, out } from '../output.js';
-import { showProgress } from '../progress.js';
+import { Progress } from '../progress.js';
 import { orderedWindow } from '../window.js';
 import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
@@ -39,14 +39,31 @@ export function majority(digests: readonly (string | undefined)[]): string | und
   return found.filter((d) => d === cand).length * 2 > found.length ? cand : undefined;
 }
 
+/** One object put right: a missing or differing copy (or EC strip) rewritten. */
+export interface Fix {
+  oid: bigint;
+  missing: boolean;
+  /** the strip, for erasure-coded objects */
+  copyIndex?: number;
+}
+
+const fixLine = (f: Fix): string =>
+  `fixed ${f.missing ? 'missing' : 'replica'} ${hex(f.oid)}${f.copyIndex === undefined ? '' : `, copy index ${f.copyIndex}`}\n`;
+
+/** What `cluster check --format json` collects for one VDI instead of printing fix lines. */
+export interface CheckReport {
+  fixed: Fix[];
+  errors: string[];
+}
+
 interface Outcome {
-  lines: string[];
+  fixes: Fix[];
   errors: string[];
   fatal?: number;
 }
 
 async function checkReplicated(dog: Dog, ring: VnodeRing, oid: bigint, copies: number): Promise<Outcome> {
-  const o: Outcome = { lines: [], errors: [] };
+  const o: Outcome = { fixes: [], errors: [] };
   const holders = ring.holders(oid, copies);
   const digests = await Promise.all(holders.map(async (n): Promise<string | undefined | number> => {
     const h = SdHeader.request(SD_OP.GET_HASH);
@@ -83,7 +100,7 @@ async function checkReplicated(dog: Dog, ring: VnodeRing, oid: bigint, copies: n
     h.forwAddr = src.addr;
     h.forwPort = src.port;
     if (await lightRequest(dog, h, dog.nodeTarget(dst))) {
-      o.lines.push(found[i] === undefined ? `fixed missing ${hex(oid)}\n` : `fixed replica ${hex(oid)}\n`);
+      o.fixes.push({ oid, missing: found[i] === undefined });
     } else {
       o.errors.push(`failed to repair object ${hex(oid).padStart(16, '0')} from ${nodeAddrString(src)} to ${nodeAddrString(dst)}`);
     }
@@ -100,7 +117,7 @@ async function checkReplicated(dog: Dog, ring: VnodeRing, oid: bigint, copies: n
  * cannot be told apart are left alone and reported as the original does.
  */
 async function checkErasure(dog: Dog, ring: VnodeRing, oid: bigint, policy: number, objSize: number): Promise<Outcome> {
-  const o: Outcome = { lines: [], errors: [] };
+  const o: Outcome = { fixes: [], errors: [] };
   const { d, p } = ecPolicyToDp(policy);
   const code = ecCode(d, p);
   const holders = ring.holders(oid, d + p);
@@ -146,9 +163,7 @@ async function checkErasure(dog: Dog, ring: VnodeRing, oid: bigint, policy: numb
       o.errors.push(`FATAL: failed to write ${hex(oid)}, ${resultText(r.hdr.result)}`);
       return { ...o, fatal: EXIT.FAILURE };
     }
-    o.lines.push(missing.includes(m)
-      ? `fixed missing ${hex(oid)}, copy index ${m}\n`
-      : `fixed replica ${hex(oid)}, copy index ${m}\n`);
+    o.fixes.push({ oid, missing: missing.includes(m), copyIndex: m });
   }
   return o;
 }
@@ -178,8 +193,11 @@ async function checkExist(dog: Dog, ring: VnodeRing, oids: bigint[], copies: num
   return EXIT.FAILURE;
 }
 
-/** Check and repair one VDI given its inode (header + index); prints the outcome lines. */
-export async function checkVdi(dog: Dog, inode: Buffer): Promise<number> {
+/**
+ * Check and repair one VDI given its inode (header + index); prints the outcome
+ * lines, or with a report collects them there (errors still go to stderr).
+ */
+export async function checkVdi(dog: Dog, inode: Buffer, report?: CheckReport): Promise<number> {
   const h = decodeInodeHeader(inode);
   const index = await inodeIndex(dog, inode, h.storePolicy, countDataObjs(h));
   if (!index) return EXIT.FAILURE;
@@ -197,18 +215,28 @@ export async function checkVdi(dog: Dog, inode: Buffer): Promise<number> {
   }
   const total = h.vdiSize;
   let done = 0;
+  // 1.0 draws its bar on stdout; JSON on a terminal keeps it to stderr
+  const progress = new Progress(total, oids.length, { originalBar: !report, label: h.name });
   const one = (oid: bigint): Promise<Outcome> => (isEcObj(oid, h.copyPolicy)
     ? checkErasure(dog, ring, oid, h.copyPolicy, objSize)
     : checkReplicated(dog, ring, oid, copies));
   for await (const o of orderedWindow(oids, 8, one)) {
     for (const e of o.errors) err(e);
-    for (const l of o.lines) out(l);
-    if (o.fatal !== undefined) return o.fatal;
+    if (report) {
+      report.errors.push(...o.errors);
+      report.fixed.push(...o.fixes);
+    } else {
+      for (const f of o.fixes) out(fixLine(f));
+    }
+    if (o.fatal !== undefined) {
+      progress.abort();
+      return o.fatal;
+    }
     done = Math.min(done + objSize, total);
-    if (done < total) showProgress(done, total);
+    progress.update(done);
   }
-  showProgress(total, total);
-  out(`finish check&repair ${h.name}\n`);
+  progress.end();
+  if (!report) out(`finish check&repair ${h.name}\n`);
   return EXIT.SUCCESS;
 }
 

@@ -15,6 +15,8 @@ import type { Dog } from '../context.js';
 import { strerror } from '../errno.js';
 import { EXIT } from '../exit.js';
 import { err, out } from '../output.js';
+import { hexId, printJson } from '../json.js';
+import { nodeJson } from '../../shared/report-text.js';
 import { inodeIndex, type InodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
@@ -42,25 +44,53 @@ export function expectedLocation(nodes: readonly SdNode[], oid: bigint, copies: 
     holders.map(nodeAddrString).join(' ') + '\n';
 }
 
+interface HolderAnswer {
+  /** undefined: the node could not say */
+  has?: boolean;
+  /** why it could not (for stderr) */
+  error?: string;
+}
+
 /** Ask every node whether it has the object (EXIST), in node order. */
-async function printHolders(dog: Dog, oid: bigint): Promise<void> {
+async function askHolders(dog: Dog, oid: bigint): Promise<HolderAnswer[]> {
   const replies = await Promise.all(dog.nodes.map((n) => {
     const h = SdHeader.request(SD_OP.EXIST);
     h.epoch = dog.epoch;
     h.objOid = oid;
     return dog.exec(h, undefined, dog.nodeTarget(n));
   }));
-  replies.forEach((r, i) => {
-    if (!r) return;
-    const sheep = nodeAddrString(dog.nodes[i]!);
+  return replies.map((r, i) => {
+    if (!r) return {};
     switch (r.hdr.result) {
-      case SD_RES.SUCCESS: out(`${sheep} has the object\n`); break;
-      case SD_RES.NO_OBJ: out(`${sheep} doesn't have the object\n`); break;
+      case SD_RES.SUCCESS: return { has: true };
+      case SD_RES.NO_OBJ: return { has: false };
       case SD_RES.OLD_NODE_VER:
-      case SD_RES.NEW_NODE_VER: err('The node list has changed: please try again'); break;
-      default: err(`${sheep}: hit an unexpected error (${resultText(r.hdr.result)})`);
+      case SD_RES.NEW_NODE_VER: return { error: 'The node list has changed: please try again' };
+      default: return { error: `${nodeAddrString(dog.nodes[i]!)}: hit an unexpected error (${resultText(r.hdr.result)})` };
     }
   });
+}
+
+/** The text or JSON report of where an object is and where it should be. */
+async function reportLocation(dog: Dog, heading: string, ids: Record<string, unknown>, oid: bigint, copies: number): Promise<void> {
+  if (!dog.json) out(heading);
+  const answers = await askHolders(dog, oid);
+  if (dog.json) {
+    for (const a of answers) if (a.error) err(a.error);
+    const everyNode = dog.nodes.length < copies;
+    const expected = everyNode ? dog.nodes : new VnodeRing(dog.nodes).holders(oid, copies);
+    printJson({
+      ...ids, oid: hexId(oid), allocated: true, copies, nodes: dog.nodes.length,
+      holders: dog.nodes.map((n, i) => ({ ...nodeJson(n), has_object: answers[i]!.has ?? null })),
+      expected: expected.map(nodeJson), every_node: everyNode,
+    });
+    return;
+  }
+  answers.forEach((a, i) => {
+    if (a.error) err(a.error);
+    else if (a.has !== undefined) out(`${nodeAddrString(dog.nodes[i]!)} ${a.has ? 'has' : "doesn't have"} the object\n`);
+  });
+  out(expectedLocation(dog.nodes, oid, copies));
 }
 
 export const location = {
@@ -73,25 +103,25 @@ export const location = {
     const h = decodeInodeHeader(v.inode);
     const idx = dog.opts.index;
     if (idx === undefined) {
-      const oid = vidToVdiOid(h.vdiId);
-      out(`Looking for the inode object 0x${hex(h.vdiId)} with ${dog.nodes.length} nodes\n\n`);
-      await printHolders(dog, oid);
-      out(expectedLocation(dog.nodes, oid, h.nrCopies));
+      const heading = `Looking for the inode object 0x${hex(h.vdiId)} with ${dog.nodes.length} nodes\n\n`;
+      await reportLocation(dog, heading, { vdi_id: hexId(h.vdiId) }, vidToVdiOid(h.vdiId), h.nrCopies);
       return EXIT.SUCCESS;
     }
     if (idx >= MAX_DATA_OBJS) {
-      out('The offset is too large!\n');
+      if (dog.json) err('The offset is too large!');
+      else out('The offset is too large!\n');
       return EXIT.FAILURE;
     }
     const owner = v.index.vidAt(Number(idx));
+    const ids = { vdi_id: hexId(h.vdiId), index: Number(idx) };
     if (owner === 0) {
-      out(`The inode object 0x${hex(h.vdiId)} idx ${idx} is not allocated\n`);
+      if (dog.json) printJson({ ...ids, allocated: false });
+      else out(`The inode object 0x${hex(h.vdiId)} idx ${idx} is not allocated\n`);
       return EXIT.SUCCESS;
     }
     const oid = vidToDataOid(owner, Number(idx));
-    out(`Looking for the object 0x${hex(oid)} (vid 0x${hex(h.vdiId)} idx ${idx}, ${h.nrCopies} copies) with ${dog.nodes.length} nodes\n\n`);
-    await printHolders(dog, oid);
-    out(expectedLocation(dog.nodes, oid, h.nrCopies));
+    const heading = `Looking for the object 0x${hex(oid)} (vid 0x${hex(h.vdiId)} idx ${idx}, ${h.nrCopies} copies) with ${dog.nodes.length} nodes\n\n`;
+    await reportLocation(dog, heading, ids, oid, h.nrCopies);
     return EXIT.SUCCESS;
   },
 };

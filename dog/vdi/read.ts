@@ -14,6 +14,7 @@ import { untrim } from '../../shared/client.js';
 import { hex, readObjectRequest } from '../object-io.js';
 import { err, writeBinary } from '../output.js';
 import { orderedWindow } from '../window.js';
+import { Progress } from '../progress.js';
 import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { parseRangeArgs, pieces, type Piece } from './range.js';
@@ -63,8 +64,11 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
     return { data: untrim(r, p.len) };
   };
 
+  const objects = Math.ceil((range.offset + total) / objSize) - Math.floor(range.offset / objSize);
+  const progress = new Progress(total, objects, { label: 'read' });
   for await (const got of orderedWindow(pieces(range.offset, total, objSize), WINDOW, fetch)) {
     if (!got.data) {
+      progress.abort();
       err(got.message!);
       err('Failed to read VDI');
       return EXIT.FAILURE;
@@ -72,11 +76,14 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
     try {
       await writeBinary(got.data);
     } catch (e) {
+      progress.abort();
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') throw new ExitNow(EXIT_SIGPIPE);
       err(`Failed to write to stdout: ${strerror(e)}`);
       return EXIT.SYSFAIL;
     }
+    progress.advance(got.data.length);
   }
+  progress.end();
   await new Promise<void>((resolve) => fsync(1, () => resolve()));
   return EXIT.SUCCESS;
 }

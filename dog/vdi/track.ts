@@ -10,6 +10,8 @@ import { SD_RES, resultText } from '../../shared/proto/results.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { err, out } from '../output.js';
+import { nodeJson } from '../../shared/report-text.js';
+import { hexId, printJson } from '../json.js';
 import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
@@ -38,7 +40,29 @@ export function renderTrack(oid: bigint, copies: number, logs: readonly EpochLog
   return s;
 }
 
-async function track(dog: Dog, oid: bigint, copies: number): Promise<number> {
+/** What `--format json` adds to the tracked object's ids (man/dog.8). */
+interface Tracked {
+  oid: bigint;
+  vdiId: number;
+  index?: number;
+}
+
+/**
+ * The JSON form: each epoch once (no repeated record as in the text), with the
+ * nodes that held the object then (every node when they were fewer than copies).
+ */
+export function trackJson(t: Tracked, nodes: number, copies: number, logs: readonly EpochLog[]): Record<string, unknown> {
+  return {
+    oid: hexId(t.oid), vdi_id: hexId(t.vdiId), index: t.index, nodes, copies,
+    epochs: logs.map((log) => ({
+      epoch: log.epoch,
+      locations: (log.nodes.length < copies ? log.nodes : new VnodeRing(log.nodes).holders(t.oid, copies)).map(nodeJson),
+    })),
+  };
+}
+
+async function track(dog: Dog, t: Tracked, copies: number): Promise<number> {
+  const oid = t.oid;
   let nodesNr = dog.nodes.length;
   for (;;) {
     const stride = epochLogStride(nodesNr);
@@ -51,14 +75,22 @@ async function track(dog: Dog, oid: bigint, copies: number): Promise<number> {
       continue;
     }
     if (r.hdr.result !== SD_RES.SUCCESS) {
-      out(`${resultText(r.hdr.result)}\n`);
+      if (dog.json) err(resultText(r.hdr.result));
+      else out(`${resultText(r.hdr.result)}\n`);
       return EXIT.SYSFAIL;
     }
     const logs: EpochLog[] = [];
     for (let a = 0; a + stride <= r.data.length; a += stride) logs.push(decodeEpochLog(r.data, a, nodesNr));
-    out(renderTrack(oid, copies, logs));
+    if (dog.json) printJson(trackJson(t, dog.nodes.length, copies, logs));
+    else out(renderTrack(oid, copies, logs));
     return EXIT.SUCCESS;
   }
+}
+
+/** A text line of the report; with --format json, only a failure is said (on stderr). */
+function say(dog: Dog, line: string, failure = false): void {
+  if (!dog.json) out(line);
+  else if (failure) err(line.trimEnd());
 }
 
 export async function run(dog: Dog, args: string[]): Promise<number> {
@@ -71,20 +103,20 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
   const h = decodeInodeHeader(opened.inode);
   const n = dog.nodes.length;
   if (o.oid !== undefined && o.oid !== 0n) {
-    out(`Tracking the object 0x${hex(o.oid)} (the inode vid 0x${hex(h.vdiId)}) with ${n} nodes\n`);
-    return track(dog, o.oid, h.nrCopies);
+    say(dog, `Tracking the object 0x${hex(o.oid)} (the inode vid 0x${hex(h.vdiId)}) with ${n} nodes\n`);
+    return track(dog, { oid: o.oid, vdiId: h.vdiId }, h.nrCopies);
   }
   if (o.index === undefined) {
-    out(`Tracking the inode object 0x${hex(h.vdiId)} with ${n} nodes\n`);
-    return track(dog, vidToVdiOid(h.vdiId), h.nrCopies);
+    say(dog, `Tracking the inode object 0x${hex(h.vdiId)} with ${n} nodes\n`);
+    return track(dog, { oid: vidToVdiOid(h.vdiId), vdiId: h.vdiId }, h.nrCopies);
   }
   if (o.index >= 2n ** 32n) {
-    out('The offset is too large!\n');
+    say(dog, 'The offset is too large!\n', true);
     return EXIT.FAILURE;
   }
   const idx = Number(o.index);
   const index = await inodeIndex(dog, opened.inode, h.storePolicy, countDataObjs(h));
   const oid = vidToDataOid(index?.vidAt(idx) ?? 0, idx);
-  out(`Tracking the object 0x${hex(oid)} (the inode vid 0x${hex(h.vdiId)} idx ${idx}) with ${n} nodes\n`);
-  return track(dog, oid, h.nrCopies);
+  say(dog, `Tracking the object 0x${hex(oid)} (the inode vid 0x${hex(h.vdiId)} idx ${idx}) with ${n} nodes\n`);
+  return track(dog, { oid, vdiId: h.vdiId, index: idx }, h.nrCopies);
 }

@@ -19,6 +19,7 @@ import { EXIT } from '../exit.js';
 import { readFull } from '../fdio.js';
 import { writeObjectQuiet } from '../object-io.js';
 import { err } from '../output.js';
+import { Progress } from '../progress.js';
 import { HyperSlots } from './hyper-slots.js';
 import { FlatIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
@@ -70,6 +71,7 @@ class Writer {
     private readonly index: FlatIndex | HyperSlots,
     private readonly objSize: number,
     private readonly window: number,
+    private readonly progress: Progress,
   ) {}
 
   get ok(): boolean {
@@ -80,6 +82,7 @@ class Writer {
   private fail(message: string | undefined, code: number, extra?: string): void {
     if (this.failed) return;
     this.failed = true;
+    this.progress.abort();
     this.code = code;
     if (message) err(message);
     if (extra) err(extra);
@@ -127,6 +130,7 @@ class Writer {
         this.fail(r.message, EXIT.FAILURE, 'Failed to write VDI');
         return;
       }
+      this.progress.advance(p.len);
       if (!plan.create || this.failed) return;
       const s = this.index instanceof HyperSlots
         ? await this.index.persist(flags)
@@ -142,6 +146,7 @@ class Writer {
   /** Wait for every data and slot write; the exit status. */
   async finish(): Promise<number> {
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    if (!this.failed) this.progress.end();
     return this.code;
   }
 }
@@ -172,8 +177,9 @@ export async function writeFrom(
     return EXIT.FAILURE;
   }
   const objSize = 2 ** h.blockSizeShift;
-  const w = new Writer(dog, h, index, objSize, windowFor(objSize));
   let total = Math.min(range.len, h.vdiSize - range.offset);
+  const objects = Math.ceil((range.offset + total) / objSize) - Math.floor(range.offset / objSize);
+  const w = new Writer(dog, h, index, objSize, windowFor(objSize), new Progress(total, objects, { label: 'write' }));
   let idx = Math.floor(range.offset / objSize);
   let off = range.offset - idx * objSize;
   let done = 0;
