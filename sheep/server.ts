@@ -124,6 +124,30 @@ export class Server {
 
   private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
     this.inflight++;
+    const { hdr, data } = await this.run(req, payload);
+    this.reply(sock, req, hdr, data);
+    this.finished();
+  }
+
+  /**
+   * One request as if a client had sent it (admitted, dispatched, counted,
+   * waited for by drain()); the reply header and payload come back. The NBD
+   * export runs its object I/O here.
+   */
+  async execute(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
+    this.inflight++;
+    try {
+      return await this.run(req, payload);
+    } finally {
+      this.finished();
+    }
+  }
+
+  private finished(): void {
+    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private async run(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
@@ -146,8 +170,7 @@ export class Server {
     } finally {
       this.s.stats.end(kind, data?.length ?? 0);
     }
-    this.reply(sock, req, rsp, data);
-    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+    return { hdr: rsp, data };
   }
 
   /** The status gate: what may run while the cluster is not serving. */

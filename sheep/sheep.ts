@@ -17,6 +17,7 @@ import { Group } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
+import { NbdServer } from './nbd/server.js';
 import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
 import { Server } from './server.js';
@@ -70,6 +71,8 @@ export class Sheep {
   /** -w: the write-back object cache of client I/O */
   cache: ObjectCache | undefined;
   driver!: ClusterDriver;
+  /** --nbd / --nbd-unix: the NBD export */
+  nbd: NbdServer | undefined;
   self!: SdNode;
   stopping = false;
   private lock: StoreLock | undefined;
@@ -144,6 +147,7 @@ export class Sheep {
       ...(o.ioAddr ? { ioAddr: makeNode(o.ioAddr.host, o.ioAddr.port).addr, ioPort: o.ioAddr.port } : {}),
     });
     await this.server.listen();
+    this.nbd = await NbdServer.start(this);
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
@@ -420,6 +424,7 @@ export class Sheep {
     this.log.info('main', `stopping (${why})`);
     const hardStop = setTimeout(() => process.exit(code), DRAIN_TIMEOUT_MS * 2);
     hardStop.unref();
+    await this.nbd?.close(); // its connections hand back VDI locks while the cluster still answers
     this.server.stopListening();
     await this.server.drain(DRAIN_TIMEOUT_MS);
     await this.cache?.close();

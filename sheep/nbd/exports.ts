@@ -1,0 +1,165 @@
+/**
+ * What the NBD server exports: every VDI by name, its snapshots as `name:tag`
+ * or `name@snapid` (read-only). All I/O goes through this sheep's server
+ * exactly as a client's requests would (admission, gateway, object cache,
+ * request counters): the sheep is the gateway, as it was for QEMU's driver.
+ *
+ * A VDI attached for writing takes the VDI lock (LOCK_VDI, as QEMU's driver
+ * did) when its first connection attaches and releases it (RELEASE_VDI) when
+ * its last one goes. All connections to one VDI share one volume: one index
+ * cache and one serialisation of object creations, which is what makes
+ * several connections to the same export safe (NBD_FLAG_CAN_MULTI_CONN).
+ */
+import { SdError } from '../../shared/errors.js';
+import { decodeInodeHeader } from '../../shared/inode.js';
+import { readObject, type Gatewayed } from '../../shared/object-io.js';
+import { SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, vidToVdiOid } from '../../shared/oid.js';
+import { SD_FLAG } from '../../shared/proto/flags.js';
+import { SdHeader } from '../../shared/proto/header.js';
+import { SD_OP } from '../../shared/proto/opcodes.js';
+import { SD_RES } from '../../shared/proto/results.js';
+import { cField, nameTagPayload } from '../../shared/proto/vdi-name.js';
+import { VdiVolume } from '../../shared/vdi-volume.js';
+import type { Sheep } from '../sheep.js';
+
+/** Most exports NBD_OPT_LIST names (current VDIs and snapshots). */
+const LIST_MAX_EXPORTS = 4096;
+
+/** A resolved export name. */
+export interface ExportTarget {
+  vid: number;
+  readOnly: boolean;
+  /** the VDI's name (without the snapshot part) */
+  vdiName: string;
+}
+
+interface Attachment {
+  volume: VdiVolume;
+  refs: number;
+  locked: boolean;
+}
+
+/** Split `name@snapid` / `name:tag`; undefined when the name has neither. */
+export function parseSnapshotName(exportName: string): { name: string; snapid: number; tag: string | null } | undefined {
+  const at = /^(.+)@(\d+)$/.exec(exportName);
+  if (at && Number(at[2]) > 0 && Number(at[2]) <= 0xffffffff) return { name: at[1]!, snapid: Number(at[2]), tag: null };
+  const colon = exportName.lastIndexOf(':');
+  if (colon > 0 && colon < exportName.length - 1) {
+    return { name: exportName.slice(0, colon), snapid: 0, tag: exportName.slice(colon + 1) };
+  }
+  return undefined;
+}
+
+export class NbdExports {
+  private readonly attached = new Map<number, Promise<Attachment>>();
+  /** requests as if from a client of this sheep */
+  readonly gateway: Gatewayed;
+
+  constructor(private readonly s: Sheep) {
+    this.gateway = {
+      request: async (req, payload) => {
+        const r = await s.server.execute(req, payload);
+        return { hdr: r.hdr, data: r.data ?? Buffer.alloc(0) };
+      },
+    };
+  }
+
+  private async lookup(name: string, snapid: number, tag: string | null): Promise<number> {
+    const h = SdHeader.request(SD_OP.GET_VDI_INFO, SD_FLAG.CMD_WRITE, 2 * SD_MAX_VDI_LEN);
+    h.vdiSnapid = snapid >>> 0;
+    const r = await this.gateway.request(h, nameTagPayload(name, tag));
+    if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `no VDI ${name}`);
+    return r.hdr.rspVdiId;
+  }
+
+  /** The VDI an export name means: the name itself, else a snapshot of `name:tag` / `name@snapid`. */
+  async resolve(exportName: string): Promise<ExportTarget> {
+    if (exportName === '') throw new SdError(SD_RES.NO_VDI, 'an export name (the VDI name) is required');
+    try {
+      return { vid: await this.lookup(exportName, 0, null), readOnly: false, vdiName: exportName };
+    } catch (e) {
+      const snap = parseSnapshotName(exportName);
+      if (!snap || !(e instanceof SdError) || e.code !== SD_RES.NO_VDI) throw e;
+      return { vid: await this.lookup(snap.name, snap.snapid, snap.tag), readOnly: true, vdiName: snap.name };
+    }
+  }
+
+  /** A fresh volume of the target (for NBD_OPT_INFO: no lock, nothing kept). */
+  async describe(t: ExportTarget): Promise<VdiVolume> {
+    const v = new VdiVolume(this.gateway, t.vid, t.readOnly, { cache: this.s.cache !== undefined });
+    await v.refresh();
+    return v;
+  }
+
+  /** Attach a connection to the target: the shared volume, locked for writing on first attach. */
+  async attach(t: ExportTarget): Promise<VdiVolume> {
+    let p = this.attached.get(t.vid);
+    if (!p) {
+      p = this.open(t);
+      this.attached.set(t.vid, p);
+      p.catch(() => { if (this.attached.get(t.vid) === p) this.attached.delete(t.vid); });
+    }
+    const a = await p;
+    a.refs++;
+    return a.volume;
+  }
+
+  private async open(t: ExportTarget): Promise<Attachment> {
+    let locked = false;
+    if (!t.readOnly) {
+      const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, SD_MAX_VDI_LEN);
+      h.vdiType = 0; // a normal (exclusive) lock, as QEMU took for a writable open
+      const r = await this.gateway.request(h, cField(t.vdiName, SD_MAX_VDI_LEN));
+      if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `cannot lock VDI ${t.vdiName}`);
+      locked = true;
+    }
+    const volume = new VdiVolume(this.gateway, t.vid, t.readOnly, { cache: this.s.cache !== undefined });
+    try {
+      await volume.refresh();
+    } catch (e) {
+      if (locked) await this.unlock(t.vid);
+      throw e;
+    }
+    return { volume, refs: 0, locked };
+  }
+
+  /** A connection is done with the volume: the last one flushes and releases the lock. */
+  async detach(volume: VdiVolume): Promise<void> {
+    const p = this.attached.get(volume.vid);
+    if (!p) return;
+    const a = await p;
+    if (--a.refs > 0) return;
+    this.attached.delete(volume.vid);
+    await a.volume.flush();
+    if (a.locked) await this.unlock(volume.vid);
+  }
+
+  private async unlock(vid: number): Promise<void> {
+    const h = SdHeader.request(SD_OP.RELEASE_VDI);
+    h.vdiBaseVid = vid;
+    h.vdiType = 0;
+    const r = await this.gateway.request(h);
+    if (r.hdr.result !== SD_RES.SUCCESS) {
+      this.s.log.warn('nbd', `releasing the lock of VDI ${vid.toString(16)} failed: result ${r.hdr.result}`);
+    }
+  }
+
+  /** Export names: every current VDI, and each snapshot as name@snapid. */
+  async list(): Promise<string[]> {
+    const names: string[] = [];
+    for (const st of this.s.vdis.all()) {
+      if (names.length >= LIST_MAX_EXPORTS) break;
+      if (st.deleted) continue;
+      let h;
+      try {
+        h = decodeInodeHeader(await readObject(this.gateway, vidToVdiOid(st.vid), SD_INODE_HEADER_SIZE, 0));
+      } catch (e) {
+        if (e instanceof SdError) continue; // gone or unreadable now: not listed
+        throw e;
+      }
+      if (h.name === '') continue;
+      names.push(h.snapCtime !== 0n ? `${h.name}@${h.snapId}` : h.name);
+    }
+    return names;
+  }
+}
