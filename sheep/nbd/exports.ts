@@ -52,6 +52,8 @@ export function parseSnapshotName(exportName: string): { name: string; snapid: n
 
 export class NbdExports {
   private readonly attached = new Map<number, Promise<Attachment>>();
+  /** releases under way (flush, unlock): a new attach of the VDI waits for them */
+  private readonly releasing = new Map<number, Promise<void>>();
   /** requests as if from a client of this sheep */
   readonly gateway: Gatewayed;
 
@@ -105,6 +107,7 @@ export class NbdExports {
   }
 
   private async open(t: ExportTarget): Promise<Attachment> {
+    await this.releasing.get(t.vid);
     let locked = false;
     if (!t.readOnly) {
       const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, SD_MAX_VDI_LEN);
@@ -130,8 +133,17 @@ export class NbdExports {
     const a = await p;
     if (--a.refs > 0) return;
     this.attached.delete(volume.vid);
-    await a.volume.flush();
-    if (a.locked) await this.unlock(volume.vid);
+    const release = (async () => {
+      await a.volume.flush();
+      if (a.locked) await this.unlock(volume.vid);
+    })();
+    const settled = release.catch(() => {});
+    this.releasing.set(volume.vid, settled);
+    try {
+      await release;
+    } finally {
+      if (this.releasing.get(volume.vid) === settled) this.releasing.delete(volume.vid);
+    }
   }
 
   private async unlock(vid: number): Promise<void> {
