@@ -31,6 +31,8 @@ export interface SheepOptions {
   zone: number | undefined;
   /** the NBD export (long options only; off unless given) */
   nbd: { tcp: { host: string; port: number } | undefined; unix: string | undefined };
+  /** --metrics: where Prometheus scrapes /metrics (off unless given) */
+  metrics: { host: string; port: number } | undefined;
 }
 
 interface SheepOptionDef extends OptionDef {
@@ -119,6 +121,7 @@ Available log destination:
   // long-only options (not in the original): their key is the long name, which no short option can match
   { short: 'nbd', long: 'nbd', hasArg: true, argName: '[ADDR:]PORT', desc: 'export VDIs over NBD on a TCP port (ADDR default: 127.0.0.1)' },
   { short: 'nbd-unix', long: 'nbd-unix', hasArg: true, argName: 'PATH', desc: 'export VDIs over NBD on a Unix socket' },
+  { short: 'metrics', long: 'metrics', hasArg: true, argName: '[ADDR:]PORT', desc: 'serve Prometheus metrics at /metrics (ADDR default: 127.0.0.1)' },
 ];
 
 export function helpText(): string {
@@ -183,7 +186,7 @@ export function parseSheepArgs(argv: string[]): ParseOutcome {
     log: { level: 6, dir: undefined, format: 'server', dst: 'default' },
     nosync: false, pidFile: undefined, recovery: undefined, upgrade: false, vnodes: undefined,
     cache: undefined, wildcard: false, myAddr: undefined, zone: undefined,
-    nbd: { tcp: undefined, unix: undefined },
+    nbd: { tcp: undefined, unix: undefined }, metrics: undefined,
   };
   for (const { short, value } of r.options) {
     const v = value ?? '';
@@ -298,6 +301,12 @@ export function parseSheepArgs(argv: string[]): ParseOutcome {
         const where = parseListenAddr(v);
         if (!where) return fail(`Bad NBD address '${v}': [ADDR:]PORT`);
         o.nbd.tcp = where;
+        break;
+      }
+      case 'metrics': {
+        const where = parseListenAddr(v);
+        if (!where) return fail(`Bad metrics address '${v}': [ADDR:]PORT`);
+        o.metrics = where;
         break;
       }
       case 'nbd-unix':

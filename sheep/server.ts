@@ -152,7 +152,7 @@ export class Server {
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
-    this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
+    const started = this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
       if (!def) throw new SdError(SD_RES.INVALID_PARMS, `opcode 0x${req.opcode.toString(16)}`);
@@ -168,7 +168,7 @@ export class Server {
         this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
       }
     } finally {
-      this.s.stats.end(kind, data?.length ?? 0);
+      this.s.stats.end(kind, data?.length ?? 0, started);
     }
     return { hdr: rsp, data };
   }

@@ -17,6 +17,7 @@ import { Group } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
+import { MetricsServer } from './metrics.js';
 import { NbdServer } from './nbd/server.js';
 import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
@@ -27,7 +28,7 @@ import { openStore } from './store/create.js';
 import type { MdChange, MdStore } from './store/md.js';
 import { ObjectCache } from './store/object-cache.js';
 import { parseObjectName } from './store/store.js';
-import type { ObjectStore } from './store/store.js';
+import type { DiskInfo, ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
 import { VdiTable } from './vdi-table.js';
 
@@ -42,11 +43,7 @@ const DRAIN_TIMEOUT_MS = 10_000;
 /** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
 const MAX_VDI_COPIES_BUF = VDI_STATE_SIZE * (1 << 24);
 
-export interface DiskInfo {
-  path: string;
-  free: bigint;
-  used: bigint;
-}
+export type { DiskInfo } from './store/store.js';
 
 /**
  * One sheep daemon: owns the rooms (metadata, store, membership, server,
@@ -73,6 +70,8 @@ export class Sheep {
   driver!: ClusterDriver;
   /** --nbd / --nbd-unix: the NBD export */
   nbd: NbdServer | undefined;
+  /** --metrics: the Prometheus endpoint */
+  metrics: MetricsServer | undefined;
   self!: SdNode;
   stopping = false;
   private lock: StoreLock | undefined;
@@ -148,6 +147,7 @@ export class Sheep {
     });
     await this.server.listen();
     this.nbd = await NbdServer.start(this);
+    this.metrics = await MetricsServer.start(this);
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
@@ -362,7 +362,7 @@ export class Sheep {
     if (this.md) return this.md.diskInfo();
     if (!this.store) return [];
     const sp = await this.store.space();
-    return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used }];
+    return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used, objects: this.store.oids().length }];
   }
 
   /** MAKE_FS main part: wipe objects and VDIs, start epoch 1 with the current members. */
@@ -434,6 +434,7 @@ export class Sheep {
   }
 
   private async closeResources(): Promise<void> {
+    this.metrics?.close();
     this.server.closeAll();
     this.pool.closeAll();
     await this.driver?.stop().catch(() => {});

@@ -73,6 +73,9 @@ test('--nbd [ADDR:]PORT and --nbd-unix PATH', () => {
   const off = parseSheepArgs(['/tmp/x']);
   if ('run' in off) assert.equal(off.run.nbd, { tcp: undefined, unix: undefined });
   assert.equal(parseSheepArgs(['--nbd', 'x']), { exit: 1, stderr: "Bad NBD address 'x': [ADDR:]PORT\n" });
+  const m = parseSheepArgs(['--metrics', '0.0.0.0:9100']);
+  if ('run' in m) assert.equal(m.run.metrics, { host: '0.0.0.0', port: 9100 });
+  else assert.unreachable('--metrics parses');
 });
 
 test.run();
