@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { listenOn } from './listen.js';
 import { JournalStore } from './store/journal.js';
 import type { Sheep } from './sheep.js';
 
@@ -180,12 +181,7 @@ export class MetricsServer {
         if (!res.headersSent) res.writeHead(500).end(`${(e as Error).message}\n`);
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`failed to listen on metrics port ${at.host}:${at.port}: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`));
-      });
-      srv.listen({ host: at.host, port: at.port }, resolve);
-    });
+    await listenOn(srv, { host: at.host, port: at.port }, `metrics port ${at.host}:${at.port}`);
     s.log.info('metrics', `serving metrics on http://${at.host}:${at.port}/metrics`);
     return new MetricsServer(srv, s);
   }

@@ -7,6 +7,7 @@ import { FrameReader } from '../shared/proto/frame.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
+import { listenOn } from './listen.js';
 import { lookupOp } from './ops/index.js';
 import type { Sheep } from './sheep.js';
 
@@ -43,17 +44,10 @@ export class Server {
     await this.listenOn({ path: sock }, sock);
   }
 
-  private listenOn(where: net.ListenOptions, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = net.createServer((sock) => this.accept(sock));
-      srv.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`failed to listen on ${what}: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`));
-      });
-      srv.listen(where, () => {
-        this.servers.push(srv);
-        resolve();
-      });
-    });
+  private async listenOn(where: net.ListenOptions, what: string): Promise<void> {
+    const srv = net.createServer((sock) => this.accept(sock));
+    await listenOn(srv, where, what);
+    this.servers.push(srv);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
+import { listenOn } from '../listen.js';
 import type { Sheep } from '../sheep.js';
 import { NbdExports } from './exports.js';
 import { cacheFlusher, NbdSession, type SessionContext } from './session.js';
@@ -37,17 +38,10 @@ export class NbdServer {
     return srv;
   }
 
-  private listen(where: net.ListenOptions, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = net.createServer((sock) => this.accept(sock));
-      srv.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`failed to listen on ${what}: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`));
-      });
-      srv.listen(where, () => {
-        this.servers.push(srv);
-        resolve();
-      });
-    });
+  private async listen(where: net.ListenOptions, what: string): Promise<void> {
+    const srv = net.createServer((sock) => this.accept(sock));
+    await listenOn(srv, where, what);
+    this.servers.push(srv);
   }
 
   private accept(sock: net.Socket): void {

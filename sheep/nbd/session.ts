@@ -241,7 +241,9 @@ export class NbdSession {
     if (writing && vol.readOnly) throw new NbdFailure(NBD_E.EPERM, 'the export is read-only (a snapshot)');
     const end = req.offset + BigInt(req.length);
     if (req.type !== NBD_CMD.FLUSH && end > BigInt(vol.size)) {
-      throw new NbdFailure(writing ? NBD_E.ENOSPC : NBD_E.EINVAL, `${req.offset}+${req.length} is beyond the end (${vol.size})`);
+      // writes past the end are "no space", everything else a bad request
+      const errno = req.type === NBD_CMD.WRITE || req.type === NBD_CMD.WRITE_ZEROES ? NBD_E.ENOSPC : NBD_E.EINVAL;
+      throw new NbdFailure(errno, `${req.offset}+${req.length} is beyond the end (${vol.size})`);
     }
     const pos = Number(req.offset);
     const fua = (req.flags & NBD_CMD_FLAG.FUA) !== 0;

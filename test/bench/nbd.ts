@@ -16,7 +16,8 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
-import { run, TestCluster } from '../lib/cluster.js';
+import { TestCluster } from '../lib/cluster.js';
+import { FIO_JOBS, fioFigure, runFio, type FioJob } from '../lib/fio.js';
 import { sh } from '../lib/shell.js';
 import { parseSize } from '../../shared/size.js';
 
@@ -30,26 +31,7 @@ const IMAGE = arg('--image', '1G');
 const RUNTIME_S = Number(arg('--runtime', '10'));
 const IODEPTH = 16;
 
-interface Job { name: string; rw: string; bs: string; metric: 'MB/s' | 'IOPS' }
-const JOBS: Job[] = [
-  { name: 'seq write 1M', rw: 'write', bs: '1M', metric: 'MB/s' },
-  { name: 'seq read 1M', rw: 'read', bs: '1M', metric: 'MB/s' },
-  { name: 'rand write 4k', rw: 'randwrite', bs: '4k', metric: 'IOPS' },
-  { name: 'rand read 4k', rw: 'randread', bs: '4k', metric: 'IOPS' },
-];
-
-async function fio(target: string[], job: Job): Promise<number> {
-  const args = [
-    `--name=${job.rw}`, ...target, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${SIZE}`,
-    `--iodepth=${IODEPTH}`, '--numjobs=1', '--group_reporting',
-    `--runtime=${RUNTIME_S}`, '--time_based', '--randrepeat=0', '--output-format=json',
-  ];
-  const r = await run('fio', args, { timeoutMs: (RUNTIME_S + 120) * 1000 });
-  if (r.code !== 0) throw new Error(`fio ${job.name} on ${target.join(' ')}: ${r.stderr}`);
-  const j = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { jobs: { read: { bw_bytes: number; iops: number }; write: { bw_bytes: number; iops: number } }[] };
-  const side = job.rw.includes('write') ? j.jobs[0]!.write : j.jobs[0]!.read;
-  return job.metric === 'MB/s' ? side.bw_bytes / 1e6 : side.iops;
-}
+const fio = (target: string[], job: FioJob): Promise<number> => runFio(target, job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH });
 
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -83,17 +65,17 @@ async function main(): Promise<void> {
     console.log(`fio, iodepth ${IODEPTH}, ${SIZE} VDI, ${RUNTIME_S} s per job; copies=3 over 3 local sheep (sync writes)`);
     console.log('NBD: fio --ioengine=nbd on sheep 0\'s Unix socket; sheepfs: libaio, direct I/O, mounted on sheep 0\n');
     console.log(`${'job'.padEnd(16)}${'NBD'.padStart(12)}${'sheepfs'.padStart(12)}${'ratio'.padStart(9)}`);
-    for (const job of JOBS) {
+    for (const job of FIO_JOBS) {
       const n = await fio(['--ioengine=nbd', `--uri=${uri('nbd.img')}`], job);
       const f = await fio([`--filename=${volume('fs.img')}`, '--ioengine=libaio', '--direct=1'], job);
-      const fmt = (x: number): string => `${x.toFixed(job.metric === 'MB/s' ? 1 : 0)} ${job.metric}`;
-      console.log(`${job.name.padEnd(16)}${fmt(n).padStart(12)}${fmt(f).padStart(12)}${(n / f).toFixed(2).padStart(9)}`);
+      console.log(`${job.name.padEnd(16)}${fioFigure(job, n).padStart(12)}${fioFigure(job, f).padStart(12)}${(n / f).toFixed(2).padStart(9)}`);
     }
 
     const src = join(work, 'src.raw');
     const back = join(work, 'back.raw');
     const made = await timed('random image', `head -c ${IMAGE} /dev/urandom > ${src}`);
     console.log(`\nqemu-img convert of a ${IMAGE} random image (made in ${made.toFixed(1)} s)`);
+    console.log(`${'copy'.padEnd(16)}${'NBD'.padStart(12)}${'sheepfs'.padStart(12)}${'ratio'.padStart(9)}`);
     const inNbd = await timed('convert in (NBD)', `qemu-img convert -n -f raw -O raw ${src} '${uri('conv-nbd.img')}'`);
     const outNbd = await timed('convert out (NBD)', `qemu-img convert -f raw -O raw '${uri('conv-nbd.img')}' ${back}`);
     const same = (await sha256(back)) === (await sha256(src));

@@ -10,13 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SheepConnection } from '../../shared/client.js';
-import { SD_FLAG } from '../../shared/proto/flags.js';
-import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { NBD_CMD, NBD_E, NBD_FLAG, NBD_REP_ERR } from '../../sheep/nbd/proto.js';
 import { freePorts, TestCluster, waitFor } from '../lib/cluster.js';
+import { lockVdi } from '../lib/locks.js';
 import { TestNbdClient } from '../lib/nbd-client.js';
 import { have, sh } from '../lib/shell.js';
 
@@ -149,18 +146,6 @@ async function lockList(): Promise<string[]> {
   return (await dog(['vdi', 'lock', 'list'])).toString().split('\n').slice(1).filter(Boolean);
 }
 
-async function lockFrom(port: number, name: string): Promise<number> {
-  const conn = await SheepConnection.connect({ host: '127.0.0.1', port }, 5000);
-  try {
-    const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, 256);
-    const b = Buffer.alloc(256);
-    b.write(name);
-    return (await conn.request(h, b, 10_000)).hdr.result;
-  } finally {
-    conn.close();
-  }
-}
-
 test('a connection holds the VDI lock until it leaves; a VDI locked elsewhere is refused', async () => {
   assert.equal(await lockList(), []);
   const a = await TestNbdClient.open({ port: nbdPort, host: '127.0.0.1' }, 'one');
@@ -168,14 +153,14 @@ test('a connection holds the VDI lock until it leaves; a VDI locked elsewhere is
   let rows = await lockList();
   assert.is(rows.length, 1);
   assert.match(rows[0]!, new RegExp(`^\\s+one\\s.*port:${c.port(0)}$`));
-  assert.is(await lockFrom(c.port(1), 'one'), SD_RES.VDI_LOCKED);
+  assert.is(await lockVdi(c.port(1), 'one'), SD_RES.VDI_LOCKED);
   await a.disconnect();
   assert.is((await lockList()).length, 1, 'the other connection still holds it');
   assert.is((await b.request(NBD_CMD.WRITE, 0, 512, Buffer.alloc(512, 7))).error, 0);
   b.destroy(); // a client that just drops the connection releases it too
   await waitFor('the lock released', async () => (await lockList()).length === 0);
   // locked by another sheep (a QEMU there): GO is refused by policy
-  assert.is(await lockFrom(c.port(1), 'one'), SD_RES.SUCCESS);
+  assert.is(await lockVdi(c.port(1), 'one'), SD_RES.SUCCESS);
   const refused = await TestNbdClient.open({ path: sock }, 'one').then(() => 0, (e: { replyType?: number }) => e.replyType);
   assert.is(refused, NBD_REP_ERR.POLICY);
   await dog(['vdi', 'lock', 'unlock', 'one']);
