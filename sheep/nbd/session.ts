@@ -26,6 +26,8 @@ const OPTION_MAX_BYTES = 64 * 1024;
 export const REQUEST_MAX_BYTES = 32 * 1024 * 1024;
 /** Requests of one connection in flight before we stop reading more. */
 const INFLIGHT_MAX = 64;
+/** Reply bytes queued on the socket beyond which no more requests are read (a client that does not read). */
+const UNSENT_MAX_BYTES = 64 * 1024 * 1024;
 /** Zeros written per request when a "write zeroes" must allocate (NO_HOLE). */
 const ZERO_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -191,6 +193,7 @@ export class NbdSession {
   private async transmit(): Promise<void> {
     for (;;) {
       while (this.inflight.size >= INFLIGHT_MAX) await Promise.race(this.inflight);
+      if (this.sock.writableLength > UNSENT_MAX_BYTES) await this.drained();
       const req = decodeRequest(await this.reader.read(REQUEST_SIZE));
       if (req.magic !== NBD_REQUEST_MAGIC) throw new ProtocolError('bad request magic');
       let payload: Buffer | undefined;
@@ -207,6 +210,20 @@ export class NbdSession {
       this.inflight.add(p);
       void p.finally(() => this.inflight.delete(p));
     }
+  }
+
+  /** Resolves when the socket took its queued replies, or closed. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sock.destroyed) return resolve();
+      const done = (): void => {
+        this.sock.off('drain', done);
+        this.sock.off('close', done);
+        resolve();
+      };
+      this.sock.on('drain', done);
+      this.sock.on('close', done);
+    });
   }
 
   private async serve(req: NbdRequest, payload: Buffer | undefined): Promise<void> {

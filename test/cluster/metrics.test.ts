@@ -71,7 +71,7 @@ test('a scrape during I/O: gateway and peer counters, bytes, latency and the sto
 });
 
 test('a scrape during a recovery: the joining sheep reports it running, then done', async () => {
-  await c.startSheep(2, ['--metrics', String(ports[2]), '-R', 'max=1,interval=700']);
+  await c.startSheep(2);
   const seen = (await waitFor('the recovery to be seen running', async () => {
     const m = await scrape(ports[2]!).catch(() => undefined);
     return m && get(m, 'sheep_recovery_running') === 1 && get(m, 'sheep_recovery_objects{state="total"}') > 0 ? m : undefined;
