@@ -35,7 +35,8 @@ test.before(async () => {
   ports = await freePorts(3);
   c = await TestCluster.start({
     nodes: 2, copies: 2,
-    sheepArgs: (i) => ['--metrics', String(ports[i]), ...(i === 2 ? ['-R', 'max=1,interval=700'] : [])],
+    sheepArgs: (i) => ['--metrics', String(ports[i]), ...(i === 2 ? ['-R', 'max=1,interval=700'] : []),
+      ...(i === 1 ? ['-j', 'size=64M', '-w', 'size=32M'] : [])],
   });
 });
 
@@ -66,6 +67,13 @@ test('a scrape during I/O: gateway and peer counters, bytes, latency and the sto
   assert.ok(get(after, `sheep_disk_objects${disk}`) >= 3, 'the inode and the data objects');
   assert.ok(get(after, `sheep_disk_used_bytes${disk}`) > get(before, `sheep_disk_used_bytes${disk}`));
   assert.ok(get(after, `sheep_disk_free_bytes${disk}`) > 0);
+  // sheep 1 has a journal and an object cache
+  const one = await scrape(ports[1]!);
+  assert.is(get(one, 'sheep_journal_bytes{state="size"}'), 64 * 1024 * 1024);
+  assert.ok(get(one, 'sheep_journal_bytes{state="used"}') > 0, 'the peer writes went through the journal');
+  assert.is(get(one, 'sheep_cache_reads_total{result="hit"}'), 0);
+  assert.ok(one.has('sheep_cache_bytes{state="dirty"}'));
+  assert.not.ok(after.has('sheep_journal_bytes{state="size"}'), 'no journal, no journal metrics');
   const res = await fetch(`http://127.0.0.1:${ports[0]}/other`);
   assert.is(res.status, 404);
 });
