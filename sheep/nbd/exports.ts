@@ -22,6 +22,8 @@ import { cField, nameTagPayload } from '../../shared/proto/vdi-name.js';
 import { VdiVolume } from '../../shared/vdi-volume.js';
 import type { Sheep } from '../sheep.js';
 
+/** Times an attach races with the release of the same export before it gives up. */
+const ATTACH_ATTEMPTS = 3;
 /** Most exports NBD_OPT_LIST names (current VDIs and snapshots). */
 const LIST_MAX_EXPORTS = 4096;
 
@@ -33,10 +35,16 @@ export interface ExportTarget {
   vdiName: string;
 }
 
-interface Attachment {
-  volume: VdiVolume;
-  refs: number;
-  locked: boolean;
+/**
+ * The volume every connection to one export shares. A writable export's
+ * volume is replaced when a snapshot gave the VDI a new working vid.
+ */
+export class ExportHandle {
+  refs = 0;
+  /** a reload in progress (after a snapshot) */
+  reloading: Promise<boolean> | undefined;
+
+  constructor(readonly key: string, readonly target: ExportTarget, public volume: VdiVolume, readonly lockedVid: number | undefined) {}
 }
 
 /** Split `name@snapid` / `name:tag`; undefined when the name has neither. */
@@ -51,9 +59,9 @@ export function parseSnapshotName(exportName: string): { name: string; snapid: n
 }
 
 export class NbdExports {
-  private readonly attached = new Map<number, Promise<Attachment>>();
-  /** releases under way (flush, unlock): a new attach of the VDI waits for them */
-  private readonly releasing = new Map<number, Promise<void>>();
+  private readonly attached = new Map<string, Promise<ExportHandle>>();
+  /** releases under way (flush, unlock): a new attach of the export waits for them */
+  private readonly releasing = new Map<string, Promise<void>>();
   /** requests as if from a client of this sheep */
   readonly gateway: Gatewayed;
 
@@ -93,56 +101,95 @@ export class NbdExports {
     return v;
   }
 
-  /** Attach a connection to the target: the shared volume, locked for writing on first attach. */
-  async attach(t: ExportTarget): Promise<VdiVolume> {
-    let p = this.attached.get(t.vid);
-    if (!p) {
-      p = this.open(t);
-      this.attached.set(t.vid, p);
-      p.catch(() => { if (this.attached.get(t.vid) === p) this.attached.delete(t.vid); });
-    }
-    const a = await p;
-    a.refs++;
-    return a.volume;
+  /** Writable exports share by VDI name (the working vid changes with snapshots), snapshots by vid. */
+  private static key(t: ExportTarget): string {
+    return t.readOnly ? `snapshot ${t.vid}` : `vdi ${t.vdiName}`;
   }
 
-  private async open(t: ExportTarget): Promise<Attachment> {
-    await this.releasing.get(t.vid);
-    let locked = false;
+  /** Attach a connection to the target: the shared volume, locked for writing on first attach. */
+  async attach(t: ExportTarget): Promise<ExportHandle> {
+    const key = NbdExports.key(t);
+    for (let attempt = 1; ; attempt++) {
+      let p = this.attached.get(key);
+      if (!p) {
+        p = this.open(key, t);
+        this.attached.set(key, p);
+        p.catch(() => { if (this.attached.get(key) === p) this.attached.delete(key); });
+      }
+      const h = await p;
+      // the last connection may have released it while we waited: open it again
+      if (this.attached.get(key) === p) {
+        h.refs++;
+        return h;
+      }
+      if (attempt >= ATTACH_ATTEMPTS) throw new SdError(SD_RES.AGAIN, `${t.vdiName} keeps being released`);
+    }
+  }
+
+  private async open(key: string, t: ExportTarget): Promise<ExportHandle> {
+    await this.releasing.get(key);
+    let locked: number | undefined;
     if (!t.readOnly) {
       const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, SD_MAX_VDI_LEN);
       h.vdiType = 0; // a normal (exclusive) lock, as QEMU took for a writable open
       const r = await this.gateway.request(h, cField(t.vdiName, SD_MAX_VDI_LEN));
       if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `cannot lock VDI ${t.vdiName}`);
-      locked = true;
+      locked = r.hdr.rspVdiId;
     }
-    const volume = new VdiVolume(this.gateway, t.vid, t.readOnly, { cache: this.s.cache !== undefined });
+    const volume = new VdiVolume(this.gateway, locked ?? t.vid, t.readOnly, { cache: this.s.cache !== undefined });
     try {
       await volume.refresh();
     } catch (e) {
-      if (locked) await this.unlock(t.vid);
+      if (locked !== undefined) await this.unlock(locked);
       throw e;
     }
-    return { volume, refs: 0, locked };
+    return new ExportHandle(key, t, volume, locked);
   }
 
-  /** A connection is done with the volume: the last one flushes and releases the lock. */
-  async detach(volume: VdiVolume): Promise<void> {
-    const p = this.attached.get(volume.vid);
-    if (!p) return;
-    const a = await p;
-    if (--a.refs > 0) return;
-    this.attached.delete(volume.vid);
+  /**
+   * A write was refused as read-only: a snapshot of the VDI was taken and its
+   * working vid moved on (QEMU's driver reloaded its inode the same way). The
+   * shared volume switches to the new vid once the writes to the old one are
+   * in; true when it did (the caller tries again).
+   */
+  reload(h: ExportHandle): Promise<boolean> {
+    if (h.target.readOnly) return Promise.resolve(false);
+    h.reloading ??= (async () => {
+      try {
+        const vid = await this.lookup(h.target.vdiName, 0, null);
+        if (vid === h.volume.vid) return false;
+        const fresh = new VdiVolume(this.gateway, vid, false, { cache: this.s.cache !== undefined });
+        await fresh.refresh();
+        await h.volume.flush();
+        h.volume = fresh;
+        this.s.log.info('nbd', `${h.target.vdiName}: now VDI ${vid.toString(16)} (a snapshot was taken)`);
+        return true;
+      } finally {
+        h.reloading = undefined;
+      }
+    })();
+    return h.reloading;
+  }
+
+  /** Has a snapshot turned the volume's vid into a snapshot (the VDI works on a new vid)? */
+  superseded(h: ExportHandle): boolean {
+    return !h.target.readOnly && this.s.vdis.get(h.volume.vid)?.snapshot === true;
+  }
+
+  /** A connection is done with the export: the last one flushes and releases the lock. */
+  async detach(h: ExportHandle): Promise<void> {
+    if (--h.refs > 0) return;
+    this.attached.delete(h.key); // nothing replaces the entry while a connection holds it
     const release = (async () => {
-      await a.volume.flush();
-      if (a.locked) await this.unlock(volume.vid);
+      await h.volume.flush();
+      if (h.lockedVid !== undefined) await this.unlock(h.lockedVid);
     })();
     const settled = release.catch(() => {});
-    this.releasing.set(volume.vid, settled);
+    this.releasing.set(h.key, settled);
     try {
       await release;
     } finally {
-      if (this.releasing.get(volume.vid) === settled) this.releasing.delete(volume.vid);
+      if (this.releasing.get(h.key) === settled) this.releasing.delete(h.key);
     }
   }
 

@@ -11,7 +11,7 @@ import { SD_RES, resultText } from '../../shared/proto/results.js';
 import { vidToVdiOid } from '../../shared/oid.js';
 import type { VdiVolume } from '../../shared/vdi-volume.js';
 import type { Logger } from '../log.js';
-import type { ExportTarget, NbdExports } from './exports.js';
+import type { ExportHandle, ExportTarget, NbdExports } from './exports.js';
 import {
   decodeInfoRequest, decodeOptionHeader, decodeRequest, doneChunk, errorChunk, exportNameReply, greeting,
   infoBlockSize, infoExport, infoName, NBD_CMD, NBD_CMD_FLAG, NBD_E, NBD_FLAG, NBD_FLAG_C_FIXED_NEWSTYLE,
@@ -60,7 +60,7 @@ export class NbdSession {
   private readonly reader: ExactReader;
   private structured = false;
   private noZeroes = false;
-  private volume: VdiVolume | undefined;
+  private handle: ExportHandle | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly who: string;
 
@@ -83,7 +83,7 @@ export class NbdSession {
     } finally {
       await Promise.allSettled([...this.inflight]);
       this.sock.destroy();
-      if (this.volume) await this.ctx.exports.detach(this.volume);
+      if (this.handle) await this.ctx.exports.detach(this.handle);
     }
   }
 
@@ -114,8 +114,8 @@ export class NbdSession {
           // no way to report an error here but hanging up
           const name = data.toString('utf8');
           const t = await this.ctx.exports.resolve(name);
-          this.volume = await this.ctx.exports.attach(t);
-          this.send(exportNameReply(BigInt(this.volume.size), this.transmissionFlags(t), this.noZeroes));
+          this.handle = await this.ctx.exports.attach(t);
+          this.send(exportNameReply(BigInt(this.handle.volume.size), this.transmissionFlags(t), this.noZeroes));
           return true;
         }
         case NBD_OPT.ABORT:
@@ -170,7 +170,12 @@ export class NbdSession {
     let vol: VdiVolume;
     try {
       t = await this.ctx.exports.resolve(req.name);
-      vol = option === NBD_OPT.GO ? await this.ctx.exports.attach(t) : await this.ctx.exports.describe(t);
+      if (option === NBD_OPT.GO) {
+        this.handle = await this.ctx.exports.attach(t);
+        vol = this.handle.volume;
+      } else {
+        vol = await this.ctx.exports.describe(t);
+      }
     } catch (e) {
       if (!(e instanceof SdError)) throw e;
       const type = e.code === SD_RES.NO_VDI || e.code === SD_RES.NO_TAG ? NBD_REP_ERR.UNKNOWN
@@ -178,7 +183,6 @@ export class NbdSession {
       this.send(optionReply(option, type, Buffer.from(`${req.name}: ${resultText(e.code)}`)));
       return false;
     }
-    if (option === NBD_OPT.GO) this.volume = vol;
     this.send(optionReply(option, NBD_REP.INFO, infoExport(BigInt(vol.size), this.transmissionFlags(t))));
     if (req.requests.includes(NBD_INFO.NAME)) this.send(optionReply(option, NBD_REP.INFO, infoName(req.name)));
     if (req.requests.includes(NBD_INFO.BLOCK_SIZE)) {
@@ -251,7 +255,23 @@ export class NbdSession {
   }
 
   private async execute(req: NbdRequest, payload: Buffer | undefined): Promise<Buffer | undefined> {
-    const vol = this.volume!;
+    const h = this.handle!;
+    // the gateway refuses data writes to a snapshot but not inode writes
+    // (a discard's), so a snapshot taken meanwhile is noticed before writing
+    const modifies = req.type === NBD_CMD.WRITE || req.type === NBD_CMD.TRIM || req.type === NBD_CMD.WRITE_ZEROES;
+    if (modifies && this.ctx.exports.superseded(h)) await this.ctx.exports.reload(h);
+    const vol = h.volume;
+    try {
+      return await this.executeOn(vol, req, payload);
+    } catch (e) {
+      // a snapshot moved the VDI to a new working vid: carry on there
+      if (!(e instanceof SdError && e.code === SD_RES.READONLY && !vol.readOnly)) throw e;
+      if (h.volume === vol && !(await this.ctx.exports.reload(h))) throw e;
+      return this.executeOn(h.volume, req, payload);
+    }
+  }
+
+  private async executeOn(vol: VdiVolume, req: NbdRequest, payload: Buffer | undefined): Promise<Buffer | undefined> {
     const known = NBD_CMD_FLAG.FUA | NBD_CMD_FLAG.NO_HOLE | NBD_CMD_FLAG.DF;
     if ((req.flags & ~known) !== 0) throw new NbdFailure(NBD_E.EINVAL, `unsupported flags 0x${req.flags.toString(16)}`);
     const writing = req.type === NBD_CMD.WRITE || req.type === NBD_CMD.TRIM || req.type === NBD_CMD.WRITE_ZEROES;
@@ -280,7 +300,7 @@ export class NbdSession {
         if (fua) await this.flushCache();
         return undefined;
       case NBD_CMD.WRITE_ZEROES:
-        if ((req.flags & NBD_CMD_FLAG.NO_HOLE) !== 0) await this.writeZeros(req.length, pos);
+        if ((req.flags & NBD_CMD_FLAG.NO_HOLE) !== 0) await writeZeros(vol, req.length, pos);
         else await vol.discard(req.length, pos, true);
         if (fua) await this.flushCache();
         return undefined;
@@ -289,24 +309,23 @@ export class NbdSession {
     }
   }
 
-  /** NO_HOLE: the range must stay allocated, so zeros are written. */
-  private async writeZeros(len: number, pos: number): Promise<void> {
-    const zeros = Buffer.alloc(Math.min(len, ZERO_CHUNK_BYTES));
-    for (let at = 0; at < len; at += zeros.length) {
-      const n = Math.min(zeros.length, len - at);
-      await this.volume!.write(zeros.subarray(0, n), pos + at);
-    }
-  }
-
   /** Acknowledged writes are on every copy already; only the object cache may hold some back. */
   private async flushCache(): Promise<void> {
-    if (this.ctx.flushCache && this.volume) await this.ctx.flushCache(this.volume.vid);
+    if (this.ctx.flushCache && this.handle) await this.ctx.flushCache(this.handle.volume.vid);
   }
 
   private async flush(): Promise<void> {
-    if (!this.volume) return;
-    await this.volume.flush();
+    if (!this.handle) return;
+    await this.handle.volume.flush();
     await this.flushCache();
+  }
+}
+
+/** NO_HOLE: the range must stay allocated, so zeros are written. */
+async function writeZeros(vol: VdiVolume, len: number, pos: number): Promise<void> {
+  const zeros = Buffer.alloc(Math.min(len, ZERO_CHUNK_BYTES));
+  for (let at = 0; at < len; at += zeros.length) {
+    await vol.write(zeros.subarray(0, Math.min(zeros.length, len - at)), pos + at);
   }
 }
 

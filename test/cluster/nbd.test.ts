@@ -142,6 +142,22 @@ test('a snapshot exports read-only (name:tag and name@id): writes are refused wi
   assert.ok((await dog(['vdi', 'read', 'base', '0', '4096'])).equals(Buffer.alloc(4096, 0x62)));
 });
 
+test('a snapshot taken while connected: later writes and trims go to the new working VDI, the snapshot keeps its data', async () => {
+  await dog(['vdi', 'create', 'live', '12M']);
+  const n = await TestNbdClient.open({ path: sock }, 'live');
+  assert.is((await n.request(NBD_CMD.WRITE, 0, 8 * MiB, Buffer.alloc(8 * MiB, 0x41))).error, 0);
+  await dog(['vdi', 'snapshot', '-s', 'snap', 'live']);
+  assert.is((await n.request(NBD_CMD.WRITE, 4096, 4096, Buffer.alloc(4096, 0x42))).error, 0);
+  assert.is((await n.request(NBD_CMD.TRIM, 4 * MiB, 4 * MiB)).error, 0);
+  const now = await n.request(NBD_CMD.READ, 0, 8 * MiB);
+  const want = Buffer.concat([Buffer.alloc(4096, 0x41), Buffer.alloc(4096, 0x42), Buffer.alloc(4 * MiB - 8192, 0x41), Buffer.alloc(4 * MiB)]);
+  assert.ok(now.data.equals(want), 'the connection sees its writes and trim');
+  await n.disconnect();
+  assert.ok((await dog(['vdi', 'read', 'live', '0', '8M'])).equals(want), 'the working VDI has them');
+  assert.ok((await dog(['vdi', 'read', '-s', 'snap', 'live', '0', '8M'])).equals(Buffer.alloc(8 * MiB, 0x41)), 'the snapshot kept its data');
+  assert.equal(await lockList(), [], 'the lock taken at attach is released');
+});
+
 async function lockList(): Promise<string[]> {
   return (await dog(['vdi', 'lock', 'list'])).toString().split('\n').slice(1).filter(Boolean);
 }
