@@ -29,9 +29,15 @@ export interface SheepOptions {
   wildcard: boolean;
   myAddr: string | undefined;
   zone: number | undefined;
+  /** the NBD export (long options only; off unless given) */
+  nbd: { tcp: { host: string; port: number } | undefined; unix: string | undefined };
+  /** --metrics: where Prometheus scrapes /metrics (off unless given) */
+  metrics: { host: string; port: number } | undefined;
 }
 
 interface SheepOptionDef extends OptionDef {
+  /** the argument's name in --help, for long-only options */
+  argName?: string;
   desc: string;
   /** detailed text printed when the argument is missing */
   detail?: string;
@@ -112,6 +118,10 @@ Available log destination:
     detail: 'Example:\n\t$ sheep -y 192.168.1.1 ...\nOther sheep reach this one at 192.168.1.1.' },
   { short: 'z', long: 'zone', hasArg: true, desc: 'specify the zone id (default: determined by listen address)',
     detail: 'Example:\n\t$ sheep -z 1 ...\nCopies of an object never share a zone (0 to 4294967295).' },
+  // long-only options (not in the original): their key is the long name, which no short option can match
+  { short: 'nbd', long: 'nbd', hasArg: true, argName: '[ADDR:]PORT', desc: 'export VDIs over NBD on a TCP port (ADDR default: 127.0.0.1)' },
+  { short: 'nbd-unix', long: 'nbd-unix', hasArg: true, argName: 'PATH', desc: 'export VDIs over NBD on a Unix socket' },
+  { short: 'metrics', long: 'metrics', hasArg: true, argName: '[ADDR:]PORT', desc: 'serve Prometheus metrics at /metrics (ADDR default: 127.0.0.1)' },
 ];
 
 export function helpText(): string {
@@ -119,7 +129,9 @@ export function helpText(): string {
     `Sheepdog daemon (version ${SHEEP_VERSION})`,
     'Usage: sheep [OPTION]... [PATH] (default: /tmp)',
     'Options:',
-    ...OPTIONS.map((o) => `  -${o.short}, --${o.long.padEnd(18)}${o.desc}`),
+    ...OPTIONS.map((o) => (o.argName
+      ? `      --${`${o.long} ${o.argName}`.padEnd(17)} ${o.desc}`
+      : `  -${o.short}, --${o.long.padEnd(18)}${o.desc}`)),
     '',
     "Try 'sheep <option>', e.g., 'sheep -w', to get more detail about specific option",
   ];
@@ -149,6 +161,15 @@ function subOptions(arg: string, keys: string[]): Map<string, string> | string {
   return out;
 }
 
+/** `[ADDR:]PORT` (ADDR an IP address, `[v6]` allowed; default 127.0.0.1). */
+export function parseListenAddr(v: string): { host: string; port: number } | undefined {
+  const colon = v.lastIndexOf(':');
+  const host = colon < 0 ? '127.0.0.1' : v.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = parseUint(v.slice(colon + 1), 65535);
+  if (!port || !isIP(host)) return undefined;
+  return { host, port };
+}
+
 export function parseSheepArgs(argv: string[]): ParseOutcome {
   const r = getopt('sheep', argv, OPTIONS);
   if (!r.ok) {
@@ -165,6 +186,7 @@ export function parseSheepArgs(argv: string[]): ParseOutcome {
     log: { level: 6, dir: undefined, format: 'server', dst: 'default' },
     nosync: false, pidFile: undefined, recovery: undefined, upgrade: false, vnodes: undefined,
     cache: undefined, wildcard: false, myAddr: undefined, zone: undefined,
+    nbd: { tcp: undefined, unix: undefined }, metrics: undefined,
   };
   for (const { short, value } of r.options) {
     const v = value ?? '';
@@ -275,6 +297,22 @@ export function parseSheepArgs(argv: string[]): ParseOutcome {
         o.zone = z;
         break;
       }
+      case 'nbd': {
+        const where = parseListenAddr(v);
+        if (!where) return fail(`Bad NBD address '${v}': [ADDR:]PORT`);
+        o.nbd.tcp = where;
+        break;
+      }
+      case 'metrics': {
+        const where = parseListenAddr(v);
+        if (!where) return fail(`Bad metrics address '${v}': [ADDR:]PORT`);
+        o.metrics = where;
+        break;
+      }
+      case 'nbd-unix':
+        if (v === '') return fail('Bad NBD socket path');
+        o.nbd.unix = v;
+        break;
     }
   }
   if (o.gateway && o.vnodes !== undefined) return fail("Options '-g' and '-V' can not be both specified");

@@ -7,6 +7,7 @@ import { FrameReader } from '../shared/proto/frame.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
+import { listenOn } from './listen.js';
 import { lookupOp } from './ops/index.js';
 import type { Sheep } from './sheep.js';
 
@@ -43,17 +44,10 @@ export class Server {
     await this.listenOn({ path: sock }, sock);
   }
 
-  private listenOn(where: net.ListenOptions, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = net.createServer((sock) => this.accept(sock));
-      srv.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`failed to listen on ${what}: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`));
-      });
-      srv.listen(where, () => {
-        this.servers.push(srv);
-        resolve();
-      });
-    });
+  private async listenOn(where: net.ListenOptions, what: string): Promise<void> {
+    const srv = net.createServer((sock) => this.accept(sock));
+    await listenOn(srv, where, what);
+    this.servers.push(srv);
   }
 
   /**
@@ -124,11 +118,35 @@ export class Server {
 
   private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
     this.inflight++;
+    const { hdr, data } = await this.run(req, payload);
+    this.reply(sock, req, hdr, data);
+    this.finished();
+  }
+
+  /**
+   * One request as if a client had sent it (admitted, dispatched, counted,
+   * waited for by drain()); the reply header and payload come back. The NBD
+   * export runs its object I/O here.
+   */
+  async execute(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
+    this.inflight++;
+    try {
+      return await this.run(req, payload);
+    } finally {
+      this.finished();
+    }
+  }
+
+  private finished(): void {
+    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private async run(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
-    this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
+    const started = this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
       if (!def) throw new SdError(SD_RES.INVALID_PARMS, `opcode 0x${req.opcode.toString(16)}`);
@@ -144,10 +162,9 @@ export class Server {
         this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
       }
     } finally {
-      this.s.stats.end(kind, data?.length ?? 0);
+      this.s.stats.end(kind, data?.length ?? 0, started);
     }
-    this.reply(sock, req, rsp, data);
-    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+    return { hdr: rsp, data };
   }
 
   /** The status gate: what may run while the cluster is not serving. */

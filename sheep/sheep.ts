@@ -17,6 +17,8 @@ import { Group } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
+import { MetricsServer } from './metrics.js';
+import { NbdServer } from './nbd/server.js';
 import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
 import { Server } from './server.js';
@@ -26,7 +28,7 @@ import { openStore } from './store/create.js';
 import type { MdChange, MdStore } from './store/md.js';
 import { ObjectCache } from './store/object-cache.js';
 import { parseObjectName } from './store/store.js';
-import type { ObjectStore } from './store/store.js';
+import type { DiskInfo, ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
 import { VdiTable } from './vdi-table.js';
 
@@ -41,11 +43,7 @@ const DRAIN_TIMEOUT_MS = 10_000;
 /** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
 const MAX_VDI_COPIES_BUF = VDI_STATE_SIZE * (1 << 24);
 
-export interface DiskInfo {
-  path: string;
-  free: bigint;
-  used: bigint;
-}
+export type { DiskInfo } from './store/store.js';
 
 /**
  * One sheep daemon: owns the rooms (metadata, store, membership, server,
@@ -70,6 +68,10 @@ export class Sheep {
   /** -w: the write-back object cache of client I/O */
   cache: ObjectCache | undefined;
   driver!: ClusterDriver;
+  /** --nbd / --nbd-unix: the NBD export */
+  nbd: NbdServer | undefined;
+  /** --metrics: the Prometheus endpoint */
+  metrics: MetricsServer | undefined;
   self!: SdNode;
   stopping = false;
   private lock: StoreLock | undefined;
@@ -144,6 +146,8 @@ export class Sheep {
       ...(o.ioAddr ? { ioAddr: makeNode(o.ioAddr.host, o.ioAddr.port).addr, ioPort: o.ioAddr.port } : {}),
     });
     await this.server.listen();
+    this.nbd = await NbdServer.start(this);
+    this.metrics = await MetricsServer.start(this);
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
@@ -358,7 +362,7 @@ export class Sheep {
     if (this.md) return this.md.diskInfo();
     if (!this.store) return [];
     const sp = await this.store.space();
-    return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used }];
+    return [{ path: join(this.baseDir, 'obj'), free: sp.free, used: sp.used, objects: this.store.oids().length }];
   }
 
   /** MAKE_FS main part: wipe objects and VDIs, start epoch 1 with the current members. */
@@ -420,6 +424,7 @@ export class Sheep {
     this.log.info('main', `stopping (${why})`);
     const hardStop = setTimeout(() => process.exit(code), DRAIN_TIMEOUT_MS * 2);
     hardStop.unref();
+    await this.nbd?.close(); // its connections hand back VDI locks while the cluster still answers
     this.server.stopListening();
     await this.server.drain(DRAIN_TIMEOUT_MS);
     await this.cache?.close();
@@ -429,6 +434,7 @@ export class Sheep {
   }
 
   private async closeResources(): Promise<void> {
+    this.metrics?.close();
     this.server.closeAll();
     this.pool.closeAll();
     await this.driver?.stop().catch(() => {});

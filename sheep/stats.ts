@@ -1,7 +1,11 @@
 import { SD_OP } from '../shared/proto/opcodes.js';
 
+/** Told each request's op class and duration (--metrics); nothing is timed without one. */
+export type LatencyObserver = (kind: string, seconds: number) => void;
+
 /** Request counters reported by STAT (sd_stat: fifteen u64 in this order). */
 export class Stats {
+  observer: LatencyObserver | undefined;
   gwActive = 0;
   peerActive = 0;
   gwTotal = 0;
@@ -18,7 +22,13 @@ export class Stats {
   peerReads = 0;
   peerWrites = 0;
 
-  begin(kind: string, opcode: number, bytesIn: number): void {
+  /** Count a request in; returns its start time when an observer times requests (else 0). */
+  begin(kind: string, opcode: number, bytesIn: number): number {
+    this.count(kind, opcode, bytesIn);
+    return this.observer ? performance.now() : 0;
+  }
+
+  private count(kind: string, opcode: number, bytesIn: number): void {
     if (kind === 'gateway') {
       this.gwActive++;
       this.gwTotal++;
@@ -36,7 +46,8 @@ export class Stats {
     }
   }
 
-  end(kind: string, bytesOut: number): void {
+  end(kind: string, bytesOut: number, started = 0): void {
+    if (this.observer && started > 0) this.observer(kind, (performance.now() - started) / 1000);
     if (kind === 'gateway') {
       this.gwActive--;
       this.gwBytesOut += bytesOut;

@@ -9,7 +9,7 @@ import { SD_INODE_HEADER_SIZE, SD_NR_VDIS, vidToVdiOid } from '../shared/oid.js'
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import type { SheepLink } from './link.js';
-import { readObject } from './object-io.js';
+import { readObject } from '../shared/object-io.js';
 
 const BITMAP_SIZE = SD_NR_VDIS / 8;
 /** Header reads in flight during a walk. */

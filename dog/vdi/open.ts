@@ -7,24 +7,12 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import { vidToVdiOid, SD_MAX_VDI_LEN, SD_MAX_VDI_TAG_LEN } from '../../shared/oid.js';
+import { nameTagPayload } from '../../shared/proto/vdi-name.js';
 import type { Dog } from '../context.js';
 import { readObject } from '../object-io.js';
 import { err } from '../output.js';
 
-/** A NUL-padded fixed field holding at most len-1 bytes of s (C pstrcpy). */
-export function cField(s: string, len: number, out = Buffer.alloc(len), at = 0): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  b.copy(out, at, 0, Math.min(b.length, len - 1));
-  return out;
-}
-
-/** The 512-byte name + tag payload of GET_VDI_INFO and DEL_VDI. */
-export function nameTagPayload(name: string, tag: string | null): Buffer {
-  const buf = Buffer.alloc(SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN);
-  cField(name, SD_MAX_VDI_LEN, buf, 0);
-  if (tag) cField(tag, SD_MAX_VDI_TAG_LEN, buf, SD_MAX_VDI_LEN);
-  return buf;
-}
+export { cField, nameTagPayload } from '../../shared/proto/vdi-name.js';
 
 /** GET_VDI_INFO: the vid of a VDI, or the failure's result (EIO when the exchange failed). */
 export async function findVdi(

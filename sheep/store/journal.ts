@@ -304,6 +304,11 @@ export class JournalStore implements ObjectStore {
 
   // --- ObjectStore ------------------------------------------------------------------
 
+  /** The ring's size and the bytes of it the current lap has used. */
+  usage(): { size: number; used: number } {
+    return { size: this.o.size, used: this.pos };
+  }
+
   exists(ref: ObjectRef): boolean {
     return this.inner.exists(ref);
   }

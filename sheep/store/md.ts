@@ -375,9 +375,9 @@ export class MdStore implements ObjectStore {
     for (const d of this.disks) {
       try {
         const sp = await d.store.space();
-        out.push({ path: d.path, free: sp.free, used: sp.used });
+        out.push({ path: d.path, free: sp.free, used: sp.used, objects: d.store.oids().length });
       } catch {
-        out.push({ path: d.path, free: 0n, used: 0n });
+        out.push({ path: d.path, free: 0n, used: 0n, objects: 0 });
       }
     }
     return out;

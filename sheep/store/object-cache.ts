@@ -177,10 +177,17 @@ export class ObjectCache {
     });
   }
 
+  /** Reads served from the cache, and reads that had to fetch the object (metrics). */
+  hits = 0;
+  misses = 0;
+
   /** READ_OBJ through the cache: a miss brings the whole object in. */
   async read(io: ObjectIo, length: number): Promise<Buffer> {
     return this.locked(io.oid, async () => {
-      const e = this.entries.get(io.oid) ?? (await this.load(io, false, undefined));
+      const hit = this.entries.get(io.oid);
+      if (hit) this.hits++;
+      else this.misses++;
+      const e = hit ?? (await this.load(io, false, undefined));
       if (!e) return this.backend.read({ ...io, flags: 0 }, length);
       this.touch(e);
       return this.files.read(this.ref(io.oid), io.offset, length);

@@ -28,6 +28,8 @@ export interface DiskInfo {
   path: string;
   free: bigint;
   used: bigint;
+  /** live objects on the disk */
+  objects: number;
 }
 
 export interface SpaceInfo {

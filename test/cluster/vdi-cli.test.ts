@@ -14,6 +14,7 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { oidHex, SD_INODE_HEADER_SIZE, vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
 import { TestCluster, waitFor, type RunResult } from '../lib/cluster.js';
+import { lockVdi } from '../lib/locks.js';
 
 const MiB = 1024 * 1024;
 let c: TestCluster;
@@ -130,19 +131,6 @@ test('attributes: set, get, replace, -x refuses an existing key, -d deletes; val
   await dog(['vdi', 'setattr', '-x', 'v', 'color', 'black']);
   assert.is((await dog(['vdi', 'getattr', 'v', 'color'])).out, 'black');
 });
-
-async function lockVdi(port: number, name: string, type: number): Promise<number> {
-  const conn = await SheepConnection.connect({ host: '127.0.0.1', port }, 5000);
-  try {
-    const h = SdHeader.request(SD_OP.LOCK_VDI, SD_FLAG.CMD_WRITE, 256);
-    h.vdiType = type;
-    const b = Buffer.alloc(256);
-    b.write(name);
-    return (await conn.request(h, b, 10_000)).hdr.result;
-  } finally {
-    conn.close();
-  }
-}
 
 test('lock list shows who holds a lock; unlock releases it; a second normal lock is refused', async () => {
   const vid = (await vidOf('v')).toString(16);

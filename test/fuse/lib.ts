@@ -109,12 +109,4 @@ export async function mountForeground(mnt: string, port: number, args: readonly 
   return Object.assign(m, { log: () => log });
 }
 
-/** Run a shell pipeline (bash -o pipefail) with a time bound. */
-export function sh(script: string, timeoutMs = 120_000): Promise<RunResult> {
-  return run('bash', ['-o', 'pipefail', '-c', script], { timeoutMs });
-}
-
-/** Is this command on PATH? */
-export async function have(cmd: string): Promise<boolean> {
-  return (await run('bash', ['-c', `command -v ${cmd}`]).catch(() => ({ code: 1 }))).code === 0;
-}
+export { have, sh } from '../lib/shell.js';

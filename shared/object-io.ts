@@ -1,16 +1,21 @@
 /**
- * Object reads and writes through the link (the gateway sheep does the
- * replication): the three requests sheepfs's I/O is made of.
+ * Object reads and writes through a gateway (which does the replication): the
+ * three requests a VDI's byte I/O is made of (sheepfs over its link to a
+ * sheep, the sheep's NBD export in-process). Failures throw SdError.
  */
-import { untrim } from '../shared/client.js';
-import { SdError } from '../shared/errors.js';
-import { SD_FLAG } from '../shared/proto/flags.js';
-import { SdHeader } from '../shared/proto/header.js';
-import { SD_OP } from '../shared/proto/opcodes.js';
-import { SD_RES } from '../shared/proto/results.js';
-import type { SheepLink } from './link.js';
+import { untrim, type Reply } from './client.js';
+import { SdError } from './errors.js';
+import { SD_FLAG } from './proto/flags.js';
+import { SdHeader } from './proto/header.js';
+import { SD_OP } from './proto/opcodes.js';
+import { SD_RES } from './proto/results.js';
 
-export async function readObject(link: SheepLink, oid: bigint, length: number, offset: number, flags = 0): Promise<Buffer> {
+/** Whatever carries a request to a gateway and brings its reply back. */
+export interface Gatewayed {
+  request(req: SdHeader, payload?: Buffer): Promise<Reply>;
+}
+
+export async function readObject(link: Gatewayed, oid: bigint, length: number, offset: number, flags = 0): Promise<Buffer> {
   const h = SdHeader.request(SD_OP.READ_OBJ, flags, length);
   h.objOid = oid;
   h.objOffset = offset;
@@ -32,7 +37,7 @@ export interface ObjectWrite {
   flags?: number;
 }
 
-export async function writeObject(link: SheepLink, w: ObjectWrite): Promise<void> {
+export async function writeObject(link: Gatewayed, w: ObjectWrite): Promise<void> {
   let flags = (w.flags ?? 0) | SD_FLAG.CMD_WRITE;
   if (w.cowOid) flags |= SD_FLAG.CMD_COW;
   const h = SdHeader.request(w.create ? SD_OP.CREATE_AND_WRITE_OBJ : SD_OP.WRITE_OBJ, flags, w.data.length);

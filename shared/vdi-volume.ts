@@ -1,0 +1,221 @@
+/**
+ * A VDI as a range of bytes: byte ranges split at object boundaries, each
+ * piece one request to a gateway, all pieces of a call in flight at once
+ * (cli.md §3.3, with the VDI's own object size instead of a fixed 4 MiB).
+ * sheepfs's volume files and the sheep's NBD export are both made of this.
+ *
+ *  - read: an unallocated piece is zeros, without a request; otherwise
+ *    READ_OBJ of the object the index slot names (the VDI's own, or an
+ *    ancestor's for a clone or snapshot).
+ *  - write: WRITE_OBJ to an object the VDI owns; otherwise CREATE_AND_WRITE_OBJ
+ *    of its own object (copy-on-write from the ancestor's, if any), then the
+ *    index slot is pointed at it. Changes of one slot (creation, discard) are
+ *    serialised, and later writes to that object wait for them, so that two
+ *    writes never both create it (a creation writes the whole object).
+ *  - discard: the slots of whole objects are zeroed in the inode (the gateway
+ *    then drops the references they held, as for QEMU's old driver and `dog
+ *    vdi delete`); partial pieces are written with zeros only when asked.
+ *  - A write is answered only after the gateway acknowledged it, and it
+ *    acknowledges only when every copy has it: a flush has nothing left to
+ *    wait for but writes still in flight.
+ *
+ * Failures throw SdError. The index is cached; refresh() reads it again
+ * (another client may have allocated objects meanwhile), keeping the slots
+ * this process set.
+ */
+import { countDataObjs, decodeInodeHeader, INODE_OFF, slotOffset, type InodeHeader } from './inode.js';
+import { readObject, writeObject, type Gatewayed } from './object-io.js';
+import { SD_INODE_HEADER_SIZE, vidToDataOid, vidToVdiOid } from './oid.js';
+import { SD_FLAG } from './proto/flags.js';
+import { SD_RES } from './proto/results.js';
+import { SdError } from './errors.js';
+
+export interface IoFlags {
+  /** send data I/O with the object cache flag (config/object_cache, sheep -w) */
+  cache: boolean;
+}
+
+/** Index slots zeroed by one inode write (as `dog vdi delete` batches them). */
+const DISCARD_BATCH_SLOTS = 128;
+
+export class VdiVolume {
+  protected index = new Uint32Array(0);
+  private readonly changing = new Map<number, Promise<void>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  header!: InodeHeader;
+  size = 0;
+
+  constructor(protected readonly link: Gatewayed, readonly vid: number, readonly readOnly: boolean, private readonly flags: IoFlags) {}
+
+  get objSize(): number {
+    return 2 ** this.header.blockSizeShift;
+  }
+
+  /** Read the header and the index again; slots allocated here meanwhile are kept. */
+  async refresh(): Promise<void> {
+    const head = await readObject(this.link, vidToVdiOid(this.vid), SD_INODE_HEADER_SIZE, 0);
+    const h = decodeInodeHeader(head);
+    if (h.name === '') throw new SdError(SD_RES.NO_VDI, `vdi ${this.vid.toString(16)} was deleted`);
+    if (h.storePolicy === 1) throw new SdError(SD_RES.NO_SUPPORT, 'hyper volumes (store policy 1) are not supported here');
+    const count = countDataObjs(h);
+    const fresh = new Uint32Array(count);
+    if (count > 0) {
+      const raw = await readObject(this.link, vidToVdiOid(this.vid), count * 4, SD_INODE_HEADER_SIZE);
+      for (let i = 0; i < count; i++) fresh[i] = raw.readUInt32LE(4 * i);
+    }
+    const old = this.index;
+    for (let i = 0; i < Math.min(old.length, count); i++) if (fresh[i] === 0 && old[i] !== 0) fresh[i] = old[i]!;
+    this.header = h;
+    this.size = Number(head.readBigUInt64LE(INODE_OFF.vdiSize));
+    this.index = fresh;
+  }
+
+  protected ioFlags(): number {
+    return this.flags.cache ? SD_FLAG.CMD_CACHE : 0;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => { this.inflight.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Pieces of [pos, pos+len): object index, offset in the object, length, offset in the call. */
+  private *pieces(pos: number, len: number): Generator<{ idx: number; off: number; len: number; at: number }> {
+    const os = this.objSize;
+    let at = 0;
+    while (at < len) {
+      const p = pos + at;
+      const idx = Math.floor(p / os);
+      const off = p - idx * os;
+      const n = Math.min(len - at, os - off);
+      yield { idx, off, len: n, at };
+      at += n;
+    }
+  }
+
+  /** Is `idx` allocated (to this VDI or an ancestor)? */
+  allocated(idx: number): boolean {
+    return (this.index[idx] ?? 0) !== 0;
+  }
+
+  async read(len: number, pos: number): Promise<Buffer> {
+    if (pos >= this.size) return Buffer.alloc(0);
+    const total = Math.min(len, this.size - pos);
+    const os = this.objSize;
+    const idx = Math.floor(pos / os);
+    const owner = this.index[idx] ?? 0;
+    if (owner !== 0 && pos + total <= (idx + 1) * os) {
+      // within one allocated object (most reads): its data is the answer, no copy
+      return this.track(readObject(this.link, vidToDataOid(owner, idx), total, pos - idx * os, this.ioFlags()));
+    }
+    const out = Buffer.alloc(total);
+    const jobs: Promise<void>[] = [];
+    for (const p of this.pieces(pos, total)) {
+      const owner = this.index[p.idx] ?? 0;
+      if (owner === 0) continue; // zeros
+      jobs.push(readObject(this.link, vidToDataOid(owner, p.idx), p.len, p.off, this.ioFlags()).then((d) => { d.copy(out, p.at); }));
+    }
+    await this.track(Promise.all(jobs));
+    return out;
+  }
+
+  async write(data: Buffer, pos: number): Promise<number> {
+    if (this.readOnly) throw new SdError(SD_RES.READONLY);
+    if (data.length === 0) return 0;
+    if (pos >= this.size) throw new SdError(SD_RES.NO_SPACE, 'write beyond the end of the volume');
+    const total = Math.min(data.length, this.size - pos);
+    const jobs: Promise<void>[] = [];
+    for (const p of this.pieces(pos, total)) jobs.push(this.writePiece(p.idx, p.off, data.subarray(p.at, p.at + p.len)));
+    await this.track(Promise.all(jobs));
+    return total;
+  }
+
+  /**
+   * Run a change of slots `idxs` once no other change of them is under way,
+   * with later I/O to them waiting for it. `change` is chosen after the wait,
+   * and the check and the registration happen in one turn of the event loop.
+   */
+  private async changeSlots(idxs: number[], change: () => Promise<void> | undefined): Promise<void> {
+    while (idxs.some((i) => this.changing.has(i))) {
+      await Promise.allSettled(idxs.map((i) => this.changing.get(i)));
+    }
+    const p = change();
+    if (!p) return;
+    for (const i of idxs) this.changing.set(i, p);
+    try {
+      await p;
+    } finally {
+      for (const i of idxs) if (this.changing.get(i) === p) this.changing.delete(i);
+    }
+  }
+
+  private async writePiece(idx: number, off: number, data: Buffer): Promise<void> {
+    const h = this.header;
+    const oid = vidToDataOid(this.vid, idx);
+    let plain = false;
+    await this.changeSlots([idx], () => {
+      const owner = this.index[idx] ?? 0;
+      if (owner === this.vid) {
+        plain = true;
+        return undefined;
+      }
+      return (async () => {
+        await writeObject(this.link, {
+          oid, data, offset: off, copies: h.nrCopies, copyPolicy: h.copyPolicy, flags: this.ioFlags(),
+          create: true, cowOid: owner === 0 ? 0n : vidToDataOid(owner, idx),
+        });
+        await this.setSlots(idx, [this.vid]);
+      })();
+    });
+    if (plain) await writeObject(this.link, { oid, data, offset: off, copies: h.nrCopies, copyPolicy: h.copyPolicy, flags: this.ioFlags() });
+  }
+
+  /** Point slots idx.. at `vids` in the inode (the gateway drops references to what they replace). */
+  private async setSlots(idx: number, vids: number[]): Promise<void> {
+    const h = this.header;
+    const raw = Buffer.alloc(4 * vids.length);
+    vids.forEach((v, i) => raw.writeUInt32LE(v, 4 * i));
+    await writeObject(this.link, {
+      oid: vidToVdiOid(this.vid), data: raw, offset: slotOffset(idx), copies: h.nrCopies, copyPolicy: h.copyPolicy,
+      flags: this.ioFlags(),
+    });
+    vids.forEach((v, i) => { this.index[idx + i] = v; });
+  }
+
+  /**
+   * Discard [pos, pos+len): whole objects lose their slot (they read as zeros
+   * afterwards); partial pieces are written with zeros when `zeroPartial`
+   * (a "write zeroes") and left as they are otherwise (a trim is advisory).
+   */
+  async discard(len: number, pos: number, zeroPartial: boolean): Promise<void> {
+    if (this.readOnly) throw new SdError(SD_RES.READONLY);
+    if (pos >= this.size) return;
+    const total = Math.min(len, this.size - pos);
+    const whole: number[] = [];
+    const jobs: Promise<void>[] = [];
+    for (const p of this.pieces(pos, total)) {
+      const objEnd = Math.min(this.objSize, this.size - p.idx * this.objSize);
+      if (p.off === 0 && p.len === objEnd) {
+        if (this.allocated(p.idx)) whole.push(p.idx);
+      } else if (zeroPartial && this.allocated(p.idx)) {
+        jobs.push(this.writePiece(p.idx, p.off, Buffer.alloc(p.len)));
+      }
+    }
+    for (let i = 0; i < whole.length;) {
+      // a run of consecutive slots, at most one batch long
+      let j = i + 1;
+      while (j < whole.length && whole[j] === whole[j - 1]! + 1 && j - i < DISCARD_BATCH_SLOTS) j++;
+      const run = whole.slice(i, j);
+      jobs.push(this.changeSlots(run, () => this.setSlots(run[0]!, run.map(() => 0))));
+      i = j;
+    }
+    await this.track(Promise.all(jobs));
+  }
+
+  /** Wait until every write in flight is acknowledged (by all copies). */
+  async flush(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
