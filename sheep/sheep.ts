@@ -2,7 +2,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectError, ConnectionPool, type SheepConnection, type Target } from '../shared/client.js';
 import { resultOf, SdError } from '../shared/errors.js';
-import { addrToString, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, type SdNode } from '../shared/node.js';
+import { addrToString, decodeNodes, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
 import { SD_STATUS } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -40,6 +40,8 @@ const REJOIN_PAUSE_MAX_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
 const MAX_VDI_COPIES_BUF = VDI_STATE_SIZE * (1 << 24);
+/** Time a member gets to send an epoch log we lack. */
+const EPOCH_FETCH_TIMEOUT_MS = 30_000;
 
 export interface DiskInfo {
   path: string;
@@ -243,8 +245,31 @@ export class Sheep {
     return rsp;
   }
 
+  /**
+   * An epoch's members: from our log, else from the first other member that has
+   * it, which we then keep (a sheep that was down for some epochs learns them).
+   */
   async epochRecord(epoch: number): Promise<EpochRecord | undefined> {
-    return this.meta.getEpoch(epoch);
+    const local = await this.meta.getEpoch(epoch);
+    if (local || epoch < 1) return local;
+    for (const n of this.group.members) {
+      if (this.isSelf(n)) continue;
+      try {
+        const req = SdHeader.request(SD_OP.GET_EPOCH, 0, SD_NODE_SIZE * SD_MAX_NODES + 8);
+        req.objTgtEpoch = epoch;
+        req.epoch = this.group.epoch;
+        const rsp = await (await this.peerConn(n)).request(req, undefined, EPOCH_FETCH_TIMEOUT_MS);
+        const nodesLen = rsp.data.length - 8;
+        if (rsp.hdr.result !== SD_RES.SUCCESS || nodesLen < 0 || nodesLen % SD_NODE_SIZE !== 0) continue;
+        const rec = { epoch, nodes: decodeNodes(rsp.data, nodesLen / SD_NODE_SIZE), time: rsp.data.readBigUInt64LE(nodesLen) };
+        await this.meta.putEpoch(rec);
+        return rec;
+      } catch (e) {
+        if (!(e instanceof SdError || e instanceof ConnectError)) throw e;
+        // try the next member
+      }
+    }
+    return undefined;
   }
 
   private configFromCinfo(shutdown: boolean) {
