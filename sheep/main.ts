@@ -3,7 +3,7 @@
  * else lives here.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
-import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
+import { daemonArgs, isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
 import { parseSheepArgs } from './options.js';
 import { Sheep } from './sheep.js';
 
@@ -28,7 +28,7 @@ function prepareBaseDir(dir: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseSheepArgs(process.argv.slice(2));
+  const parsed = parseSheepArgs(daemonArgs(process.argv.slice(2)));
   if ('exit' in parsed) {
     out(parsed.stdout, parsed.stderr);
     process.exitCode = parsed.exit;
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!opts.foreground && !isDaemonChild()) {
-    runAsDaemonParent();
+    runAsDaemonParent(opts.storeArg);
     return;
   }
   let sheep: Sheep;
