@@ -76,6 +76,19 @@ export const nodeOps: OpTable = {
       s.kill();
     },
   },
+  [SD_OP.SET_VNODES]: {
+    kind: 'local',
+    async handle(s, _req, data) {
+      if (s.opts.gateway) throw new SdError(SD_RES.GATEWAY_MODE, 'a gateway has no vnodes');
+      if (s.group.autoVnodes) throw new SdError(SD_RES.INVALID_VNODES_STRATEGY, 'the cluster uses auto vnodes');
+      // dog sends the count as a 32-bit int (the original sent 8 bytes: sizeof a pointer)
+      const n = data && data.length >= 4 ? data.readInt32LE(0) : 0;
+      if (n < 1 || n > 0xffff) throw new SdError(SD_RES.INVALID_PARMS, `invalid vnodes: ${n}`);
+      // every member, this one included, starts a new epoch when the update arrives
+      s.self = { ...s.self, nrVnodes: n };
+      await s.driver.updateNode(s.self);
+    },
+  },
   [SD_OP.STAT]: {
     kind: 'local',
     async handle(s) {
