@@ -39,6 +39,8 @@ export interface MdStoreOptions {
   nosync: boolean;
   directIo: boolean;
   trackDirty?: boolean;
+  /** every disk in the tree layout (`format -b tree`) */
+  tree?: boolean;
   meta: MetaStore;
   log: Logger;
   /**
@@ -77,6 +79,7 @@ export class MdStore implements ObjectStore {
     await fsp.mkdir(path, { recursive: true });
     const store = new PlainStore({
       dir: path, nosync: this.o.nosync, log: this.o.log, directIo: this.o.directIo, trackDirty: this.o.trackDirty,
+      tree: this.o.tree,
     });
     await store.init(0);
     let capacity: bigint;
@@ -381,6 +384,12 @@ export class MdStore implements ObjectStore {
       }
     }
     return out;
+  }
+
+  /** The store driver chosen at format: plain or tree layout on every disk (store empty). */
+  async setLayout(tree: boolean): Promise<void> {
+    this.o.tree = tree;
+    for (const d of this.disks) await this.onDisk(d, () => d.store.setLayout(tree));
   }
 
   async purge(): Promise<void> {
