@@ -5,7 +5,7 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { daemonArgs, isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
 import { parseSheepArgs } from './options.js';
-import { Sheep } from './sheep.js';
+import type { Sheep } from './sheep.js';
 
 /** As the C original: stderr goes out at once, stdout (buffered there) when it exits. */
 function out(stdout?: string, stderr?: string): void {
@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   }
   let sheep: Sheep;
   try {
+    // loaded here, not above: the foreground parent that only starts the daemon
+    // stays light (a test may start dozens of sheep at once)
+    const { Sheep } = await import('./sheep.js');
     sheep = await Sheep.start(opts, baseDir);
   } catch (e) {
     const msg = (e as Error).message;
