@@ -68,7 +68,8 @@ export class Recovery {
   /** oldest epoch recovery needs to look back to: all members had recovered it */
   lastGatheredEpoch = 1;
   private reported = { epoch: 0, nodes: new Set<string>() };
-  throttle = { max: 0, intervalMs: 0 };
+  /** `interval`: the interval as it was set (GET_RECOVERY reports it back exactly) */
+  throttle: { max: number; intervalMs: number; interval?: bigint } = { max: 0, intervalMs: 0 };
 
   constructor(private readonly s: Sheep) {
     if (s.opts.recovery) this.throttle = { max: s.opts.recovery.max, intervalMs: s.opts.recovery.interval };

@@ -48,6 +48,9 @@ async function mdChange(s: Sheep, data: Buffer | undefined, what: 'plug' | 'unpl
   }
 }
 
+/** Longest delay a Node timer takes (2^31-1 ms). */
+const TIMER_MAX_MS = 0x7fffffffn;
+
 /** Ops that concern this sheep only. */
 export const nodeOps: OpTable = {
   [SD_OP.GET_NODE_LIST]: {
@@ -177,7 +180,7 @@ export const nodeOps: OpTable = {
       const b = Buffer.alloc(RECOVERY_THROTTLE_SIZE);
       const t = s.recovery.throttle;
       b.writeUInt32LE(t.max >>> 0, 0);
-      b.writeBigUInt64LE(BigInt(t.intervalMs), 8);
+      b.writeBigUInt64LE(t.interval ?? BigInt(t.intervalMs), 8);
       b[16] = t.max > 0 && t.intervalMs > 0 ? 1 : 0;
       return b;
     },
@@ -188,8 +191,10 @@ export const nodeOps: OpTable = {
     async handle(s, _req, data) {
       if (!data || data.length < RECOVERY_THROTTLE_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
       const max = data.readUInt32LE(0);
-      const intervalMs = Number(data.readBigUInt64LE(8));
-      s.recovery.throttle = max > 0 && intervalMs > 0 ? { max, intervalMs } : { max: 0, intervalMs: 0 };
+      const interval = data.readBigUInt64LE(8);
+      // a timer waits at most 2^31-1 ms; the interval itself is reported back as set
+      const intervalMs = Number(interval > TIMER_MAX_MS ? TIMER_MAX_MS : interval);
+      s.recovery.throttle = max > 0 && interval > 0n ? { max, intervalMs, interval } : { max: 0, intervalMs: 0 };
     },
   },
   [SD_OP.STAT_RECOVERY]: {
