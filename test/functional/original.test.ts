@@ -18,6 +18,8 @@ const suite = join(root, '..', 'shared', 'functional');
 const runSh = join(suite, 'run.sh');
 const listed = readFileSync(join(root, 'test', 'functional', 'original-tests.txt'), 'utf8')
   .split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+/** Time bound of one functional test: twice run.sh's default, for a busy machine. */
+const PER_TEST_S = 480;
 /** Most lines of one test's diff printed on failure. */
 const DIFF_LINES_MAX = 200;
 
@@ -29,7 +31,7 @@ let outcome: Outcome | undefined;
 
 function runSuite(tests: string[]): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(runSh, ['-C', root, ...tests], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(runSh, ['-C', root, '-t', String(PER_TEST_S), ...tests], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d: Buffer) => { log += d; process.stdout.write(d); });
     child.stderr.on('data', (d: Buffer) => { log += d; process.stderr.write(d); });
