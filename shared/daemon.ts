@@ -40,13 +40,24 @@ export class Daemon {
     return process.env[this.spec.childEnv] === '1';
   }
 
-  /** In the foreground parent: start the daemon and exit with its start-up status. */
-  runParent(): void {
+  /**
+   * In the foreground parent: start the daemon and exit with its start-up status.
+   * `splitArg`, an argument the original cuts at its commas in place (strtok on
+   * argv: its command line then reads as separate words), is passed to the
+   * daemon that way too, and whole in the environment (see childArgs).
+   */
+  runParent(splitArg?: string): void {
     const [script, ...args] = originalCommandLine();
+    const env: NodeJS.ProcessEnv = { ...process.env, [this.spec.childEnv]: '1' };
+    const at = splitArg?.includes(',') ? args.lastIndexOf(splitArg) : -1;
+    if (at >= 0) {
+      args.splice(at, 1, ...splitArg!.split(','));
+      env[`${this.spec.childEnv}_SPLIT`] = splitArg;
+    }
     const child = spawn(process.execPath, [...process.execArgv, script!, ...args], {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-      env: { ...process.env, [this.spec.childEnv]: '1' },
+      env,
     });
     const timer = setTimeout(() => {
       process.stderr.write(`${this.spec.timeoutMessage}\n`);
@@ -64,6 +75,17 @@ export class Daemon {
       process.stderr.write(`${this.spec.exitedMessage(code)}\n`);
       process.exit(1);
     });
+  }
+
+  /** The daemon's arguments with the parent's split argument whole again. */
+  childArgs(argv: string[]): string[] {
+    const whole = this.isChild ? process.env[`${this.spec.childEnv}_SPLIT`] : undefined;
+    if (whole === undefined) return argv;
+    const pieces = whole.split(',');
+    for (let i = argv.length - pieces.length; i >= 0; i--) {
+      if (pieces.every((p, k) => argv[i + k] === p)) return [...argv.slice(0, i), whole, ...argv.slice(i + pieces.length)];
+    }
+    return argv;
   }
 
   /** In the daemon: tell the waiting parent how start-up went, then detach from it. */

@@ -11,5 +11,7 @@ const daemon = new Daemon({
 });
 
 export const isDaemonChild = (): boolean => daemon.isChild;
-export const runAsDaemonParent = (): void => daemon.runParent();
+/** The store argument (`PATH,DISK,...`) reads as separate words in the daemon's command line, as the original's. */
+export const runAsDaemonParent = (storeArg?: string): void => daemon.runParent(storeArg);
+export const daemonArgs = (argv: string[]): string[] => daemon.childArgs(argv);
 export const reportStartup = (ok: boolean, error?: string): void => daemon.reportStartup(ok, error);

@@ -4,7 +4,7 @@ import { sameNode, type SdNode } from '../shared/node.js';
 import {
   isDataObj, isEcObj, isVdiObj, ledgerOid, objectSize, oidToVid, SD_INODE_DATA_INDEX, SD_INODE_GREF_OFFSET,
 } from '../shared/oid.js';
-import { SD_FLAG } from '../shared/proto/flags.js';
+import { SD_CLUSTER_FLAG, SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
@@ -71,6 +71,19 @@ export class Gateway {
     // only data objects of snapshots are read-only (attributes live under the name's hash vid)
     if (!isDataObj(oid)) return;
     if (this.s.vdis.get(oidToVid(oid))?.snapshot) throw new SdError(SD_RES.READONLY);
+  }
+
+  /**
+   * Strict mode (format -t): a write is refused while fewer zones hold data
+   * than the VDI's copies (d+p strips for erasure code), so every acknowledged
+   * write has its full redundancy.
+   */
+  private strictCheck(oid: bigint): void {
+    if ((this.s.group.cinfo.flags & SD_CLUSTER_FLAG.STRICT) === 0) return;
+    const ring = this.s.group.ring;
+    if (ring.isEmpty || ring.nrZones < this.copies(oid, 0)) {
+      throw new SdError(SD_RES.HALT, `strict mode: ${ring.nrZones} zones for ${this.copies(oid, 0)} copies`);
+    }
   }
 
   private holders(oid: bigint, copies: number): SdNode[] {
@@ -167,6 +180,7 @@ export class Gateway {
   async createAndWrite(io: ObjectIo, data: Buffer, cowOid?: bigint): Promise<void> {
     this.checkRange(io.oid, io.offset, data.length);
     this.writable(io.oid);
+    this.strictCheck(io.oid);
     if (cowOid !== undefined) {
       // copy-on-write: the new object starts as a copy of the base object
       const size = this.objSize(io.oid);
@@ -184,6 +198,7 @@ export class Gateway {
   async write(io: ObjectIo, data: Buffer): Promise<void> {
     this.checkRange(io.oid, io.offset, data.length);
     this.writable(io.oid);
+    this.strictCheck(io.oid);
     if (isVdiObj(io.oid) && touchesIndexOnly(io.offset, data.length)) return this.writeIndex(io, data);
     if (isEcObj(io.oid, this.copyPolicy(io.oid, io.copyPolicy))) return this.s.ec.write(io, data, false);
     await this.fanOut(SD_OP.WRITE_PEER, io, data, data.length);

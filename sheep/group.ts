@@ -145,7 +145,10 @@ export class Group implements ClusterHandlers {
     if (self) await this.s.onJoined();
     else await this.s.syncVdiStatesFrom([joined]);
     if (this.status === SD_STATUS.OK) {
-      if (!wasFormatted) await this.s.saveConfig();
+      if (!wasFormatted) {
+        await this.s.saveConfig();
+        await this.s.md?.setLayout(this.cinfo.defaultStore === 'tree');
+      }
       if (!sameNodeSet(this.cinfo.nodes, this.members)) await this.newEpoch();
       else this.rebuildRing();
       await this.s.markRunning();

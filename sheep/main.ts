@@ -3,9 +3,9 @@
  * else lives here.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
-import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
+import { daemonArgs, isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
 import { parseSheepArgs } from './options.js';
-import { Sheep } from './sheep.js';
+import type { Sheep } from './sheep.js';
 
 /** As the C original: stderr goes out at once, stdout (buffered there) when it exits. */
 function out(stdout?: string, stderr?: string): void {
@@ -28,7 +28,7 @@ function prepareBaseDir(dir: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseSheepArgs(process.argv.slice(2));
+  const parsed = parseSheepArgs(daemonArgs(process.argv.slice(2)));
   if ('exit' in parsed) {
     out(parsed.stdout, parsed.stderr);
     process.exitCode = parsed.exit;
@@ -41,11 +41,14 @@ async function main(): Promise<void> {
     return;
   }
   if (!opts.foreground && !isDaemonChild()) {
-    runAsDaemonParent();
+    runAsDaemonParent(opts.storeArg);
     return;
   }
   let sheep: Sheep;
   try {
+    // loaded here, not above: the foreground parent that only starts the daemon
+    // stays light (a test may start dozens of sheep at once)
+    const { Sheep } = await import('./sheep.js');
     sheep = await Sheep.start(opts, baseDir);
   } catch (e) {
     const msg = (e as Error).message;

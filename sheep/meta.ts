@@ -162,6 +162,11 @@ export class MetaStore {
     await this.db.batch(ops, SYNC);
   }
 
+  async delVdiStates(vids: number[]): Promise<void> {
+    if (vids.length === 0) return;
+    await this.db.batch(vids.map((vid) => ({ type: 'del' as const, key: vdiKey(vid) })), SYNC);
+  }
+
   async loadVdiStates(): Promise<VdiState[]> {
     const out: VdiState[] = [];
     for await (const v of this.db.values({ gte: 'vdi/', lt: 'vdi0' })) out.push(decodeVdiState(v, 0));

@@ -10,6 +10,8 @@ export interface SheepOptions {
   baseDir: string;
   /** md data disks; empty means `<baseDir>/obj` */
   diskDirs: string[];
+  /** the store argument as given (`PATH,DISK,...`), if any */
+  storeArg?: string;
   bindAddr: string | undefined;
   port: number;
   cluster: { driver: 'local' | 'zookeeper'; option: string };
@@ -317,6 +319,7 @@ export function parseSheepArgs(argv: string[]): ParseOutcome {
   }
   if (o.gateway && o.vnodes !== undefined) return fail("Options '-g' and '-V' can not be both specified");
   if (r.args.length > 0) {
+    o.storeArg = r.args[0];
     const parts = r.args[0]!.split(',').map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
     o.baseDir = parts[0]!;
     o.diskDirs = parts.slice(1).filter((p) => p !== '');

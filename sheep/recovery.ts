@@ -1,5 +1,5 @@
 import { resultOf, SdError } from '../shared/errors.js';
-import { decodeNodes, encodeNode, nodeAddrString, nodeKey, type SdNode } from '../shared/node.js';
+import { encodeNode, nodeAddrString, nodeKey, type SdNode } from '../shared/node.js';
 import { ecPolicyToDp, isEcObj } from '../shared/oid.js';
 import { VnodeRing } from '../shared/placement.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
@@ -68,7 +68,8 @@ export class Recovery {
   /** oldest epoch recovery needs to look back to: all members had recovered it */
   lastGatheredEpoch = 1;
   private reported = { epoch: 0, nodes: new Set<string>() };
-  throttle = { max: 0, intervalMs: 0 };
+  /** `interval`: the interval as it was set (GET_RECOVERY reports it back exactly) */
+  throttle: { max: number; intervalMs: number; interval?: bigint } = { max: 0, intervalMs: 0 };
 
   constructor(private readonly s: Sheep) {
     if (s.opts.recovery) this.throttle = { max: s.opts.recovery.max, intervalMs: s.opts.recovery.interval };
@@ -384,24 +385,7 @@ export class Recovery {
   /** Members of an epoch: from our log, else from a member that has it (then kept). */
   private async epochNodes(epoch: number): Promise<SdNode[] | undefined> {
     if (epoch === this.s.group.epoch) return this.s.group.cinfo.nodes;
-    const rec = await this.s.meta.getEpoch(epoch);
-    if (rec) return rec.nodes;
-    for (const n of this.s.group.members) {
-      if (this.s.isSelf(n)) continue;
-      try {
-        const req = SdHeader.request(SD_OP.GET_EPOCH, 0, 80 * 6144 + 8);
-        req.objTgtEpoch = epoch;
-        const conn = await this.s.peerConn(n);
-        const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
-        if (rsp.hdr.result !== SD_RES.SUCCESS || rsp.data.length < 8) continue;
-        const nodes = decodeNodes(rsp.data, (rsp.data.length - 8) / 80);
-        await this.s.meta.putEpoch({ epoch, nodes, time: rsp.data.readBigUInt64LE(rsp.data.length - 8) });
-        return nodes;
-      } catch {
-        // try the next member
-      }
-    }
-    return undefined;
+    return (await this.s.epochRecord(epoch))?.nodes;
   }
 
   private async recoverObject(r: Run, oid: bigint): Promise<void> {

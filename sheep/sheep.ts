@@ -2,8 +2,9 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectError, ConnectionPool, type SheepConnection, type Target } from '../shared/client.js';
 import { resultOf, SdError } from '../shared/errors.js';
-import { addrToString, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, type SdNode } from '../shared/node.js';
+import { addrToString, decodeNodes, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
 import { SD_STATUS } from '../shared/proto/flags.js';
+import { oidToVid } from '../shared/oid.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
@@ -42,6 +43,10 @@ const REJOIN_PAUSE_MAX_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Largest GET_VDI_COPIES buffer we offer before giving up (2^24 VDIs). */
 const MAX_VDI_COPIES_BUF = VDI_STATE_SIZE * (1 << 24);
+/** Smallest relative change of capacity that REWEIGHT announces (the original's 1%). */
+const REWEIGHT_MIN_CHANGE = 0.01;
+/** Time a member gets to send an epoch log we lack. */
+const EPOCH_FETCH_TIMEOUT_MS = 30_000;
 
 export type { DiskInfo } from './store/store.js';
 
@@ -125,7 +130,8 @@ export class Sheep {
     this.vdis = new VdiTable(this.meta);
     await this.vdis.load();
     if (!o.gateway) {
-      const opened = await openStore(o, this.baseDir, this.meta, this.log, (why, left) => this.onDisksChanged(why, left));
+      const tree = conf?.ctime !== 0n && conf?.defaultStore === 'tree';
+      const opened = await openStore(o, this.baseDir, this.meta, this.log, (why, left) => this.onDisksChanged(why, left), tree);
       this.store = opened.store;
       this.md = opened.md;
     }
@@ -152,6 +158,44 @@ export class Sheep {
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
     this.log.info('main', `sheepdog daemon (version ${SHEEP_VERSION}) started as ${nodeAddrString(this.self)}`);
+  }
+
+  /**
+   * DEL_VDI main part with VID recycling: once a whole VDI family is deleted,
+   * every sheep removes what it holds of those VDIs (inodes, objects left
+   * behind) and their vids become free.
+   */
+  async collectVids(vid: number): Promise<void> {
+    const family = this.vdis.deletedFamily(vid);
+    if (family.length === 0) return;
+    const store = this.store;
+    if (store) {
+      for (const name of [...store.names()]) {
+        const ref = parseObjectName(name)!;
+        if (!family.includes(oidToVid(ref.oid))) continue;
+        await store.remove(ref).catch((e) => {
+          if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
+        });
+      }
+    }
+    await this.vdis.forget(family);
+    this.log.info('vdi', `every VDI of the family of ${vid.toString(16)} is deleted: vids ${family.map((v) => v.toString(16)).join(', ')} are free`);
+  }
+
+  /**
+   * REWEIGHT main part: announce this node's capacity again when it changed by
+   * 1% or more (disks plugged, a filesystem grown); every member then starts a
+   * new epoch with the recomputed auto vnodes.
+   */
+  async reweight(): Promise<void> {
+    if (this.opts.gateway || !this.store) return;
+    const now = (await this.store.space()).size;
+    const old = this.self.space;
+    if (old === 0n ? now === 0n : Number(now > old ? now - old : old - now) / Number(old) < REWEIGHT_MIN_CHANGE) return;
+    this.self = { ...this.self, space: now };
+    const conf = await this.meta.getConfig();
+    await this.meta.putConfig({ ...(conf ?? this.configFromCinfo(false)), space: now });
+    await this.driver.updateNode(this.self);
   }
 
   /** The capacity this node announces: remembered from the first start, else free space now. */
@@ -247,8 +291,31 @@ export class Sheep {
     return rsp;
   }
 
+  /**
+   * An epoch's members: from our log, else from the first other member that has
+   * it, which we then keep (a sheep that was down for some epochs learns them).
+   */
   async epochRecord(epoch: number): Promise<EpochRecord | undefined> {
-    return this.meta.getEpoch(epoch);
+    const local = await this.meta.getEpoch(epoch);
+    if (local || epoch < 1) return local;
+    for (const n of this.group.members) {
+      if (this.isSelf(n)) continue;
+      try {
+        const req = SdHeader.request(SD_OP.GET_EPOCH, 0, SD_NODE_SIZE * SD_MAX_NODES + 8);
+        req.objTgtEpoch = epoch;
+        req.epoch = this.group.epoch;
+        const rsp = await (await this.peerConn(n)).request(req, undefined, EPOCH_FETCH_TIMEOUT_MS);
+        const nodesLen = rsp.data.length - 8;
+        if (rsp.hdr.result !== SD_RES.SUCCESS || nodesLen < 0 || nodesLen % SD_NODE_SIZE !== 0) continue;
+        const rec = { epoch, nodes: decodeNodes(rsp.data, nodesLen / SD_NODE_SIZE), time: rsp.data.readBigUInt64LE(nodesLen) };
+        await this.meta.putEpoch(rec);
+        return rec;
+      } catch (e) {
+        if (!(e instanceof SdError || e instanceof ConnectError)) throw e;
+        // try the next member
+      }
+    }
+    return undefined;
   }
 
   private configFromCinfo(shutdown: boolean) {
@@ -368,6 +435,7 @@ export class Sheep {
   /** MAKE_FS main part: wipe objects and VDIs, start epoch 1 with the current members. */
   async format(ci: Parameters<Group['format']>[0]): Promise<void> {
     await this.store?.purge();
+    await this.md?.setLayout(ci.defaultStore === 'tree');
     await this.vdis.clear();
     await this.group.format(ci);
     this.log.info('main', `cluster formatted: copies ${ci.nrCopies}, policy ${ci.copyPolicy}, store ${ci.defaultStore}`);

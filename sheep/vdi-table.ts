@@ -112,6 +112,33 @@ export class VdiTable {
     }
   }
 
+  /**
+   * VID recycling (format -R): when every VDI of `vid`'s family (the tree of
+   * snapshots and clones under the root its parent links lead to) is deleted,
+   * the family's vids; otherwise none.
+   */
+  deletedFamily(vid: number): number[] {
+    let root = vid;
+    for (let p = this.states.get(root)?.parentVid ?? 0; p !== 0 && this.states.has(p) && p !== vid; p = this.states.get(p)!.parentVid) {
+      root = p;
+    }
+    const family = [root];
+    for (let i = 0; i < family.length; i++) {
+      for (const st of this.states.values()) if (st.parentVid === family[i] && !family.includes(st.vid)) family.push(st.vid);
+    }
+    return family.every((v) => this.states.get(v)?.deleted) ? family : [];
+  }
+
+  /** Forget VDIs whose objects are gone: their vids are free again. */
+  async forget(vids: number[]): Promise<void> {
+    for (const vid of vids) {
+      this.states.delete(vid);
+      this.inuse[vid >>> 3]! &= ~(1 << (vid & 7));
+      this.deleted[vid >>> 3]! &= ~(1 << (vid & 7));
+    }
+    await this.meta?.delVdiStates(vids);
+  }
+
   async setCopies(vid: number, nrCopies: number, blockSizeShift: number): Promise<void> {
     const s = this.states.get(vid);
     if (!s) return;

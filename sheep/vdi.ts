@@ -196,7 +196,9 @@ export class VdiManager {
       blockSizeShift: shift, snapId, vdiId: newVid, parentVdiId: base, btreeCounter: 0,
     };
     if (base === 0) {
-      await this.writeInode({ header, index: new Uint32Array(0), gref: new Int32Array(0) }, true, copies);
+      // any failure to store the new inode is VDI_WRITE, as the original answers
+      await this.writeInode({ header, index: new Uint32Array(0), gref: new Int32Array(0) }, true, copies)
+        .catch(failsAs(SD_RES.VDI_WRITE));
       return { vid: newVid, copies, shift };
     }
     const parent = await this.readInode(base).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
@@ -229,10 +231,12 @@ export class VdiManager {
       for (let i = 0; i < working.index.length; i++) if (working.index[i] !== 0) working.gref[2 * i + 1]! += 1;
       await this.writeInode(working, false, copies).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
     } else {
+      // a rollback: both writes fail as VDI_WRITE in the original
       working.header.snapCtime = now;
-      await this.writeInode({ ...working, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies);
+      await this.writeInode({ ...working, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies)
+        .catch(failsAs(SD_RES.VDI_WRITE));
       parent = await this.readInode(req.vdiBaseVid).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
-      await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+      await this.shareWith(parent).catch(failsAs(SD_RES.VDI_WRITE));
     }
     const header: InodeHeader = {
       ...parent.header, name, tag: '', createTime: now, snapCtime: 0n, vmClockNsec: 0n, vmStateSize: 0n,
@@ -321,6 +325,14 @@ function refuseHyper(img: InodeImage): void {
   if (img.header.storePolicy === 1) {
     throw new SdError(SD_RES.INVALID_PARMS, 'snapshots and clones of hyper volumes are not supported');
   }
+}
+
+/** A catch handler that reports a failed request as `code`; bugs pass through. */
+function failsAs(code: number): (e: unknown) => never {
+  return (e) => {
+    if (e instanceof SdError) throw new SdError(code);
+    throw e;
+  };
 }
 
 /** A new inode sharing every object of its parent: same index, next generation. */

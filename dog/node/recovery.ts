@@ -119,6 +119,13 @@ export const info = {
   },
 };
 
+/** A whole argument as C's strtoll reads it (base 10); undefined when it is not one or out of range. */
+function strtoll(arg: string): bigint | undefined {
+  if (!/^[ \t\n\v\f\r]*[+-]?\d+$/.test(arg)) return undefined;
+  const v = BigInt(arg.trim());
+  return v > 2n ** 63n - 1n || v < -(2n ** 63n) ? undefined : v;
+}
+
 function invalid(message: string): never {
   err(message);
   throw new ExitNow(EXIT.USAGE);
@@ -130,11 +137,12 @@ export const setThrottle = {
     if (maxArg === undefined || intervalArg === undefined) {
       invalid(`Invalid interval max (${maxArg ?? '(null)'}), interval (${intervalArg ?? '(null)'})`);
     }
-    if (!/^\d+$/.test(maxArg) || BigInt(maxArg) > 0xffffffffn) invalid(`Invalid max (${maxArg})`);
-    if (!/^\d+$/.test(intervalArg) || BigInt(intervalArg) > 2n ** 63n - 1n) invalid(`Invalid interval (${intervalArg})`);
-    const max = Number(maxArg);
-    const interval = BigInt(intervalArg);
-    if ((max === 0) !== (interval === 0n)) invalid(`Invalid interval max (${maxArg}), interval (${intervalArg})`);
+    const maxVal = strtoll(maxArg);
+    if (maxVal === undefined || maxVal < 0n || maxVal > 0xffffffffn) invalid(`Invalid max (${maxArg})`);
+    const interval = strtoll(intervalArg);
+    if (interval === undefined || interval < 0n) invalid(`Invalid interval (${intervalArg})`);
+    const max = Number(maxVal);
+    if ((max === 0) !== (interval === 0n)) invalid(`Invalid interval max (${max}), interval (${interval})`);
     const b = Buffer.alloc(THROTTLE_SIZE);
     b.writeUInt32LE(max, 0);
     b.writeBigUInt64LE(interval, 8);

@@ -20,7 +20,7 @@ import { Progress } from '../progress.js';
 import { newVdi } from './create.js';
 import { deleteVdi } from './delete.js';
 import { inodeIndex, type InodeIndex } from './inode-index.js';
-import { findVdi, readVdiObj } from './open.js';
+import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
 import { slotWrite } from './slots.js';
 
@@ -187,14 +187,14 @@ export const restore = {
       err("Please specify the '-s' option");
       return EXIT.USAGE;
     }
+    // read_vdi_obj's own message first, then the original's second line
+    if (!(await readVdiObj(dog, name, o.snapshotId, o.snapshotTag, SD_INODE_HEADER_SIZE))) {
+      err(`Snapshot ID ${o.snapshotId} or tag ${o.snapshotTag} doesn't exist`);
+      return EXIT.FAILURE;
+    }
     if (isatty(0)) {
       err('stdin must be pipe');
       return EXIT.USAGE;
-    }
-    const snap = await findVdi(dog, name, o.snapshotId, o.snapshotTag);
-    if (snap.result !== SD_RES.SUCCESS) {
-      err(`Snapshot ID ${o.snapshotId} or tag ${o.snapshotTag} doesn't exist`);
-      return EXIT.FAILURE;
     }
     const head = await readExactly(8).catch(() => undefined);
     if (!head || head.readUInt32LE(0) !== BACKUP_VERSION || head.readUInt32LE(4) !== BACKUP_MAGIC) {

@@ -10,7 +10,8 @@ import type { Sheep } from '../sheep.js';
 import type { OpTable } from './types.js';
 
 /** Store drivers this sheep can format with (GET_STORE_LIST, MAKE_FS). */
-export const STORE_DRIVERS = ['plain'];
+/** The store drivers, in the order the original lists them. */
+export const STORE_DRIVERS = ['tree', 'plain'];
 
 /** The STAT_CLUSTER result: data is sent whatever the status. */
 function statusResult(s: Sheep): number {
@@ -106,6 +107,12 @@ export const clusterAdminOps: OpTable = {
       if (req.buf[33] !== 0) throw new SdError(SD_RES.INVALID_PARMS);
       await s.vdis.setCopies(req.stateNewVid, req.stateCopies, req.stateBlockSizeShift);
       s.onVdiCopiesChanged();
+    },
+  },
+  [SD_OP.REWEIGHT]: {
+    kind: 'cluster',
+    async main(s) {
+      await s.reweight();
     },
   },
   [SD_OP.ENABLE_RECOVER]: {

@@ -48,6 +48,9 @@ async function mdChange(s: Sheep, data: Buffer | undefined, what: 'plug' | 'unpl
   }
 }
 
+/** Longest delay a Node timer takes (2^31-1 ms). */
+const TIMER_MAX_MS = 0x7fffffffn;
+
 /** Ops that concern this sheep only. */
 export const nodeOps: OpTable = {
   [SD_OP.GET_NODE_LIST]: {
@@ -74,6 +77,19 @@ export const nodeOps: OpTable = {
     force: true,
     async handle(s) {
       s.kill();
+    },
+  },
+  [SD_OP.SET_VNODES]: {
+    kind: 'local',
+    async handle(s, _req, data) {
+      if (s.opts.gateway) throw new SdError(SD_RES.GATEWAY_MODE, 'a gateway has no vnodes');
+      if (s.group.autoVnodes) throw new SdError(SD_RES.INVALID_VNODES_STRATEGY, 'the cluster uses auto vnodes');
+      // dog sends the count as a 32-bit int (the original sent 8 bytes: sizeof a pointer)
+      const n = data && data.length >= 4 ? data.readInt32LE(0) : 0;
+      if (n < 1 || n > 0xffff) throw new SdError(SD_RES.INVALID_PARMS, `invalid vnodes: ${n}`);
+      // every member, this one included, starts a new epoch when the update arrives
+      s.self = { ...s.self, nrVnodes: n };
+      await s.driver.updateNode(s.self);
     },
   },
   [SD_OP.STAT]: {
@@ -164,7 +180,7 @@ export const nodeOps: OpTable = {
       const b = Buffer.alloc(RECOVERY_THROTTLE_SIZE);
       const t = s.recovery.throttle;
       b.writeUInt32LE(t.max >>> 0, 0);
-      b.writeBigUInt64LE(BigInt(t.intervalMs), 8);
+      b.writeBigUInt64LE(t.interval ?? BigInt(t.intervalMs), 8);
       b[16] = t.max > 0 && t.intervalMs > 0 ? 1 : 0;
       return b;
     },
@@ -175,8 +191,10 @@ export const nodeOps: OpTable = {
     async handle(s, _req, data) {
       if (!data || data.length < RECOVERY_THROTTLE_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
       const max = data.readUInt32LE(0);
-      const intervalMs = Number(data.readBigUInt64LE(8));
-      s.recovery.throttle = max > 0 && intervalMs > 0 ? { max, intervalMs } : { max: 0, intervalMs: 0 };
+      const interval = data.readBigUInt64LE(8);
+      // a timer waits at most 2^31-1 ms; the interval itself is reported back as set
+      const intervalMs = Number(interval > TIMER_MAX_MS ? TIMER_MAX_MS : interval);
+      s.recovery.throttle = max > 0 && interval > 0n ? { max, intervalMs, interval } : { max: 0, intervalMs: 0 };
     },
   },
   [SD_OP.STAT_RECOVERY]: {

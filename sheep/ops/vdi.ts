@@ -87,6 +87,7 @@ export const vdiOps: OpTable = {
     },
     async main(s, _req, rsp) {
       await s.vdis.markDeleted(rsp.rspVdiId);
+      if (s.group.cinfo.flags & SD_CLUSTER_FLAG.RECYCLE_VID) await s.collectVids(rsp.rspVdiId);
     },
   },
   [SD_OP.NOTIFY_VDI_ADD]: {

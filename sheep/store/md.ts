@@ -20,6 +20,13 @@ const SIZE_FILE = '.md_size';
 /** Objects moved between disks at once when rebalancing. */
 const MD_MOVE_CONCURRENCY = 4;
 
+/**
+ * For this long after a disk failed, an object not found may have been on it:
+ * the request answers NETWORK_ERROR so that the gateway retries, and the retry
+ * waits for the recovery the failure started.
+ */
+const MD_FAILURE_GRACE_MS = 10_000;
+
 /** errno codes that are outcomes, not a failing disk. */
 const NOT_A_DISK_FAILURE: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EAGAIN', 'EINTR', 'EMFILE', 'ENFILE', 'ENOMEM']);
 
@@ -39,6 +46,8 @@ export interface MdStoreOptions {
   nosync: boolean;
   directIo: boolean;
   trackDirty?: boolean;
+  /** every disk in the tree layout (`format -b tree`) */
+  tree?: boolean;
   meta: MetaStore;
   log: Logger;
   /**
@@ -67,6 +76,7 @@ export class MdStore implements ObjectStore {
   private health: NodeJS.Timeout | undefined;
   private rebalancing: Promise<void> | undefined;
   private closed = false;
+  private lastFailureAt = 0;
 
   constructor(private readonly o: MdStoreOptions) {}
 
@@ -77,6 +87,7 @@ export class MdStore implements ObjectStore {
     await fsp.mkdir(path, { recursive: true });
     const store = new PlainStore({
       dir: path, nosync: this.o.nosync, log: this.o.log, directIo: this.o.directIo, trackDirty: this.o.trackDirty,
+      tree: this.o.tree,
     });
     await store.init(0);
     let capacity: bigint;
@@ -171,6 +182,7 @@ export class MdStore implements ObjectStore {
     this.disks = this.disks.filter((x) => x !== d);
     this.draining = this.draining.filter((x) => x !== d);
     this.rebuildRing();
+    this.lastFailureAt = Date.now();
     this.o.log.err('md', `disk ${d.path} failed (${why}): taken out, ${this.disks.length} disks left`);
     void d.store.close();
     this.o.onChange('failed', this.disks.length);
@@ -289,6 +301,14 @@ export class MdStore implements ObjectStore {
     return this.holder(ref) !== undefined;
   }
 
+  /** The answer for an object no disk holds (see MD_FAILURE_GRACE_MS). */
+  private missing(ref: ObjectRef): SdError {
+    if (Date.now() - this.lastFailureAt < MD_FAILURE_GRACE_MS) {
+      return new SdError(SD_RES.NETWORK_ERROR, `${objectName(ref.oid, ref.ec)}: not found just after a disk failed`);
+    }
+    return new SdError(SD_RES.NO_OBJ);
+  }
+
   async recheck(ref: ObjectRef): Promise<boolean> {
     const d = this.holder(ref);
     return d !== undefined && d.store.recheck(ref);
@@ -298,7 +318,7 @@ export class MdStore implements ObjectStore {
     // reads take no lock: an object moved to another disk meanwhile is read there
     for (let attempt = 0; ; attempt++) {
       const d = this.holder(ref);
-      if (!d) throw new SdError(SD_RES.NO_OBJ);
+      if (!d) throw this.missing(ref);
       try {
         return await d.store.read(ref, offset, length);
       } catch (e) {
@@ -311,7 +331,7 @@ export class MdStore implements ObjectStore {
   async write(ref: ObjectRef, offset: number, data: Buffer): Promise<void> {
     await this.lock.run(objectName(ref.oid, ref.ec), async () => {
       const d = this.holder(ref);
-      if (!d) throw new SdError(SD_RES.NO_OBJ);
+      if (!d) throw this.missing(ref);
       await this.onDisk(d, () => d.store.write(ref, offset, data));
       await this.confirm(d);
     });
@@ -381,6 +401,12 @@ export class MdStore implements ObjectStore {
       }
     }
     return out;
+  }
+
+  /** The store driver chosen at format: plain or tree layout on every disk (store empty). */
+  async setLayout(tree: boolean): Promise<void> {
+    this.o.tree = tree;
+    for (const d of this.disks) await this.onDisk(d, () => d.store.setLayout(tree));
   }
 
   async purge(): Promise<void> {

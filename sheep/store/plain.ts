@@ -5,7 +5,7 @@ import { assert, SdError } from '../../shared/errors.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { Logger } from '../log.js';
 import type { MetaStore } from '../meta.js';
-import { isDataObj } from '../../shared/oid.js';
+import { isDataObj, isAttrObj, isVdiObj, isVmstateObj } from '../../shared/oid.js';
 import { AlignedBuffers, DIO_ALIGN } from './aligned.js';
 import { objectName, parseObjectName, type ObjectRef, type ObjectStore, type SpaceInfo } from './store.js';
 
@@ -24,6 +24,22 @@ export interface PlainStoreOptions {
   directIo?: boolean;
   /** remember what nosync writes touched, so that sync() can make it durable (journal) */
   trackDirty?: boolean;
+  /** the tree layout (`format -b tree`): objects in subdirectories, see treeDir */
+  tree?: boolean;
+}
+
+/** Subdirectories of the tree layout: `meta` and one per low byte of a vid. */
+const TREE_DIRS = ['meta', ...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))];
+
+/**
+ * The tree store's directory of an object, as the original's tree_store.c:
+ * inodes, vmstate and attribute objects in `meta`, the others (data, ledger)
+ * in `%02x`, the low byte of their vid.
+ */
+export function treeDir(name: string): string {
+  const oid = parseObjectName(name)!.oid;
+  if (isVdiObj(oid) || isVmstateObj(oid) || isAttrObj(oid)) return 'meta';
+  return Number((oid >> 32n) & 0xffn).toString(16).padStart(2, '0');
 }
 
 function noObj(): SdError {
@@ -47,7 +63,8 @@ export class PlainStore implements ObjectStore {
   private aligned: AlignedBuffers | undefined;
   /** objects written since the last sync() (nosync + trackDirty only) */
   private readonly dirty = new Set<string>();
-  private dirDirty = false;
+  /** directories whose entries changed since the last sync() (nosync + trackDirty only) */
+  private readonly dirsDirty = new Set<string>();
 
   constructor(private readonly o: PlainStoreOptions) {
     this.openFlags = constants.O_RDWR | (o.nosync ? 0 : constants.O_DSYNC);
@@ -71,19 +88,48 @@ export class PlainStore implements ObjectStore {
     return join(this.o.dir, '.stale');
   }
 
-  private path(name: string): string {
-    return join(this.o.dir, name);
+  get tree(): boolean {
+    return this.o.tree === true;
+  }
+
+  /** The directory an object's file lives in. */
+  private dirOf(name: string): string {
+    return this.o.tree ? join(this.o.dir, treeDir(name)) : this.o.dir;
+  }
+
+  /** An object's file (with `suffix`, a file beside it). */
+  private path(name: string, suffix = ''): string {
+    return join(this.dirOf(name), name + suffix);
+  }
+
+  /**
+   * Switch between the plain and the tree layout (cluster format, or a new
+   * member learning the cluster's store driver); objects already there move.
+   */
+  async setLayout(tree: boolean): Promise<void> {
+    if (tree) for (const d of TREE_DIRS) await fsp.mkdir(join(this.o.dir, d), { recursive: true });
+    if (this.tree === tree) return;
+    const names = [...this.live];
+    for (const name of names) this.dropFd(name);
+    const from = names.map((name) => this.path(name));
+    this.o.tree = tree;
+    for (let i = 0; i < names.length; i++) await fsp.rename(from[i]!, this.path(names[i]!));
+    if (!this.o.nosync) for (const dir of new Set(names.map((n) => this.dirOf(n)))) await syncDir(dir);
   }
 
   async init(epoch: number): Promise<void> {
     await fsp.mkdir(this.o.dir, { recursive: true });
     await fsp.mkdir(this.staleDir, { recursive: true });
-    for (const name of await fsp.readdir(this.o.dir)) {
-      if (name.endsWith('.tmp')) {
-        await fsp.rm(this.path(name), { force: true });
-        continue;
+    const dirs = this.o.tree ? TREE_DIRS.map((d) => join(this.o.dir, d)) : [this.o.dir];
+    for (const dir of dirs) {
+      await fsp.mkdir(dir, { recursive: true });
+      for (const name of await fsp.readdir(dir)) {
+        if (name.endsWith('.tmp')) {
+          await fsp.rm(join(dir, name), { force: true });
+          continue;
+        }
+        if (parseObjectName(name) && this.dirOf(name) === dir) this.live.add(name);
       }
-      if (parseObjectName(name)) this.live.add(name);
     }
     if (this.o.directIo) {
       this.aligned = await AlignedBuffers.open(this.o.dir, this.o.log);
@@ -94,7 +140,7 @@ export class PlainStore implements ObjectStore {
       else if (name.endsWith('.tmp')) await fsp.rm(join(this.staleDir, name), { force: true });
     }
     await this.o.meta?.reconcileObjs(this.live, epoch);
-    this.o.log.info('store', `plain store at ${this.o.dir}: ${this.live.size} objects${this.aligned ? ', direct I/O' : ''}`);
+    this.o.log.info('store', `${this.o.tree ? 'tree' : 'plain'} store at ${this.o.dir}: ${this.live.size} objects${this.aligned ? ', direct I/O' : ''}`);
   }
 
   exists(ref: ObjectRef): boolean {
@@ -221,7 +267,7 @@ export class PlainStore implements ObjectStore {
   async create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void> {
     assert(offset + data.length <= fullSize, `create within the object (${offset}+${data.length} <= ${fullSize})`);
     const name = objectName(ref.oid, ref.ec);
-    const tmp = this.path(`${name}.tmp`);
+    const tmp = this.path(name, '.tmp');
     const direct = this.direct(ref, offset, data.length);
     const fh = await fsp.open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0), 0o640);
     try {
@@ -238,9 +284,9 @@ export class PlainStore implements ObjectStore {
     await fh.close();
     this.dropFd(name);
     await fsp.rename(tmp, this.path(name));
-    if (!this.o.nosync) await syncDir(this.o.dir);
+    if (!this.o.nosync) await syncDir(this.dirOf(name));
     if (this.tracking) {
-      this.dirDirty = true;
+      this.dirsDirty.add(this.dirOf(name));
       this.dirty.add(name);
     }
     const fresh = !this.live.has(name);
@@ -263,7 +309,7 @@ export class PlainStore implements ObjectStore {
     }
     this.live.delete(name);
     this.dirty.delete(name);
-    if (this.tracking) this.dirDirty = true;
+    if (this.tracking) this.dirsDirty.add(this.dirOf(name));
     this.usedCache = null;
     await this.o.meta?.delObj(name);
   }
@@ -318,10 +364,11 @@ export class PlainStore implements ObjectStore {
     await fsp.mkdir(this.o.dir, { recursive: true });
     for (const name of await fsp.readdir(this.o.dir)) {
       if (name.startsWith('.') && name !== '.stale') continue;
-      await fsp.rm(this.path(name), { recursive: true, force: true });
+      await fsp.rm(join(this.o.dir, name), { recursive: true, force: true });
     }
     await fsp.rm(this.staleDir, { recursive: true, force: true });
     await fsp.mkdir(this.staleDir, { recursive: true });
+    if (this.o.tree) for (const d of TREE_DIRS) await fsp.mkdir(join(this.o.dir, d), { recursive: true });
     this.live.clear();
     this.stale.clear();
     this.dirty.clear();
@@ -342,7 +389,10 @@ export class PlainStore implements ObjectStore {
     this.dropFd(name);
     await fsp.rename(this.path(name), join(this.staleDir, `${name}.${epoch}`));
     if (!this.o.nosync) await syncDir(this.staleDir);
-    if (this.tracking) this.dirDirty = true;
+    if (this.tracking) {
+      this.dirsDirty.add(this.dirOf(name));
+      this.dirsDirty.add(this.staleDir);
+    }
     this.live.delete(name);
     this.dirty.delete(name);
     this.addStale(name, epoch);
@@ -396,11 +446,9 @@ export class PlainStore implements ObjectStore {
         await fh?.datasync();
       }));
     }
-    if (this.dirDirty) {
-      this.dirDirty = false;
-      await syncDir(this.o.dir);
-      await syncDir(this.staleDir);
-    }
+    const dirs = [...this.dirsDirty];
+    this.dirsDirty.clear();
+    for (const dir of dirs) await syncDir(dir);
   }
 
   async close(): Promise<void> {

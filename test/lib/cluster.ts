@@ -75,8 +75,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Ports the original's functional tests use (their expected output prints them). */
-const FUNCTIONAL_PORTS = [7000, 7019] as const;
+/**
+ * Ports the original's functional tests use (their expected output prints
+ * 7000-7019), and that their harness waits to see free (any :70xx listener).
+ */
+const FUNCTIONAL_PORTS = [7000, 7099] as const;
 
 /**
  * `n` consecutive free loopback ports. Four digits, like the original's 7000,
@@ -86,7 +89,7 @@ export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 2000 + Math.floor(Math.random() * (9999 - 2000 - n));
     const ports = Array.from({ length: n }, (_, i) => base + i);
-    // 7000-7019 belong to the original's functional tests (fixed in their .out files)
+    // 7000-7099 belong to the original's functional tests (see FUNCTIONAL_PORTS)
     if (ports.some((p) => p >= FUNCTIONAL_PORTS[0] && p <= FUNCTIONAL_PORTS[1])) continue;
     let ok = true;
     for (const p of ports) if (!(await portFree(p))) { ok = false; break; }

@@ -2,10 +2,10 @@
  * The ObjectStore contract (sheep/store/store.ts), run against every driver:
  * plain, md over three disks, and the journal in front of each.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resultOf } from '../../shared/errors.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -27,8 +27,14 @@ const md: Make = (dir, meta) => new MdStore({
 const journaled = (inner: Make): Make => (dir, meta) =>
   new JournalStore(inner(dir, meta), { dir, size: 1024 * 1024, skip: false, nosync: true, log });
 
+const tree: Make = (dir, meta) => new PlainStore({ dir: join(dir, 'obj'), nosync: true, meta, log, tree: true });
+const mdTree: Make = (dir, meta) => new MdStore({
+  paths: [0, 1].map((d) => join(dir, `d${d}`)), nosync: true, directIo: false, tree: true, meta, log, onChange: () => {},
+});
+
 const DRIVERS: [string, Make][] = [
   ['plain', plain], ['md', md], ['journal+plain', journaled(plain)], ['journal+md', journaled(md)],
+  ['tree', tree], ['md+tree', mdTree],
 ];
 
 async function rejects(p: Promise<unknown>, code: number): Promise<void> {
@@ -115,3 +121,32 @@ for (const [name, make] of DRIVERS) {
 
   t.run();
 }
+
+test('the tree layout puts objects where the original tree store does, and finds them again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'store-tree-'));
+  const meta = await MetaStore.open(join(dir, 'meta'), dir);
+  try {
+    const st = new PlainStore({ dir: join(dir, 'obj'), nosync: true, meta, log, tree: true });
+    await st.init(1);
+    const data = { oid: 0x007c2b2500000003n, ec: undefined };
+    const inode = { oid: 0x807c2b2500000000n, ec: undefined };
+    const strip = { oid: 0x00ab00cd00000001n, ec: 1 };
+    for (const ref of [data, inode, strip]) await st.create(ref, 0, Buffer.from('x'), SIZE, 1);
+    assert.ok(existsSync(join(dir, 'obj', '25', '007c2b2500000003')));
+    assert.ok(existsSync(join(dir, 'obj', 'meta', '807c2b2500000000')));
+    assert.ok(existsSync(join(dir, 'obj', 'cd', '00ab00cd00000001_1')));
+    await st.close();
+    const again = new PlainStore({ dir: join(dir, 'obj'), nosync: true, meta, log, tree: true });
+    await again.init(1);
+    assert.equal(again.oids(), [data.oid, strip.oid, inode.oid]);
+    await again.setLayout(false);
+    assert.ok(existsSync(join(dir, 'obj', '807c2b2500000000')));
+    assert.is((await again.read(inode, 0, 1)).toString(), 'x');
+    await again.close();
+  } finally {
+    await meta.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
