@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
-import { resultOf, SdError } from '../shared/errors.js';
+import { isOperational, resultOf, SdError } from '../shared/errors.js';
 import { SD_INODE_SIZE } from '../shared/oid.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
 import { FrameReader } from '../shared/proto/frame.js';
@@ -128,6 +128,7 @@ export class Server {
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
+    let broken = false;
     this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
@@ -136,17 +137,20 @@ export class Server {
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
       else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
     } catch (e) {
+      if (!isOperational(e)) {
+        // a broken invariant: this sheep's state is in doubt, so it stops (and
+        // recovers when restarted) instead of answering and serving on
+        broken = true;
+        this.s.crash(`${opName(req.opcode)} failed`, e);
+      }
       rsp.result = resultOf(e);
       data = undefined;
-      if (!(e instanceof SdError)) {
-        this.s.log.err('server', `${opName(req.opcode)} failed: ${(e as Error).stack ?? e}`);
-      } else {
-        this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
-      }
+      if (e instanceof SdError) this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${e.message}`);
+      else this.s.log.warn('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
     } finally {
       this.s.stats.end(kind, data?.length ?? 0);
     }
-    this.reply(sock, req, rsp, data);
+    if (!broken) this.reply(sock, req, rsp, data);
     if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 

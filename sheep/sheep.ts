@@ -407,6 +407,17 @@ export class Sheep {
     this.rejoining = false;
   }
 
+  /**
+   * A bug (a broken invariant, a TypeError): log its stack and exit non-zero at
+   * once. No clean stop: the state that would be written back is in doubt.
+   */
+  crash(what: string, err: unknown): void {
+    this.log.err('main', `sheep exits unexpectedly (${what}): ${(err as Error)?.stack ?? err}`);
+    this.server.stopListening();
+    this.server.closeAll();
+    void this.log.close().finally(() => process.exit(1));
+  }
+
   /** An unrecoverable condition: log it and exit non-zero. */
   fatal(msg: string): void {
     this.log.err('main', msg);
