@@ -1,6 +1,6 @@
 import { assert, resultOf, SdError } from '../shared/errors.js';
 import { grefOffset, INODE_OFF } from '../shared/inode.js';
-import { sameNode, type SdNode } from '../shared/node.js';
+import { nodeKey, sameNode, type SdNode } from '../shared/node.js';
 import {
   isDataObj, isEcObj, isVdiObj, ledgerOid, objectSize, oidToVid, SD_INODE_DATA_INDEX, SD_INODE_GREF_OFFSET,
 } from '../shared/oid.js';
@@ -233,16 +233,28 @@ export class Gateway {
     await this.decref(ledgerOid(oid), generation, count, this.copies(oid, 0));
   }
 
-  /** DECREF_OBJ: forward to the holders of the ledger object. */
+  /**
+   * DECREF_OBJ: forward to the holders of the ledger object. DECREF is not
+   * idempotent, so a retry goes only to the holders that have not applied it:
+   * never to one that answered success, and never to a holder that joined the
+   * ring meanwhile (its copy may come from one that had already applied it).
+   * The worst a ring change can do is leave a count too high (space kept),
+   * never too low (an object in use freed).
+   */
   async decref(ledger: bigint, generation: number, count: number, copies: number): Promise<void> {
+    const applied = new Set<string>();
+    let asked: Set<string> | undefined;
     await this.retrying(`decref ${ledger.toString(16)}`, async () => {
       const holders = this.holders(ledger, copies);
+      asked ??= new Set(holders.map(nodeKey));
+      const todo = holders.filter((n) => !applied.has(nodeKey(n)) && asked!.has(nodeKey(n)));
       const hdr = SdHeader.request(SD_OP.DECREF_PEER);
       hdr.epoch = this.s.group.epoch;
       hdr.refOid = ledger;
       hdr.refGeneration = generation;
       hdr.refCount = count;
-      const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr)));
+      const results = await Promise.allSettled(todo.map((n) => this.peer(n, hdr)));
+      results.forEach((r, i) => { if (r.status === 'fulfilled') applied.add(nodeKey(todo[i]!)); });
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) throw failed[failed.length - 1]!.reason;
     });
