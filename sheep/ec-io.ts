@@ -309,6 +309,9 @@ export class EcIo {
    * of date; remove them so that recovery, once the zones are back, rebuilds
    * them from the written strips instead of finding the old ones. Sent with
    * the RECOVERY flag: nobody owns these strips now, nothing is to wait for.
+   * Only "no such strip" is expected; any other answer fails the write (a
+   * retryable one retries it whole): the write is not acknowledged while an
+   * out-of-date strip may survive on a member that recovery would trust.
    */
   private async dropUnheldStrips(oid: bigint, g: EcGeometry, from: number): Promise<void> {
     const reqs: Promise<unknown>[] = [];
@@ -317,10 +320,13 @@ export class EcIo {
       for (let j = from; j < g.code.total; j++) {
         const h = this.stripHeader(SD_OP.REMOVE_PEER, oid, g, j, 0, 0, false);
         h.flags |= SD_FLAG.CMD_RECOVERY;
-        reqs.push(this.s.gateway.peer(n, h).catch(() => {}));
+        reqs.push(this.s.gateway.peer(n, h).catch((e) => {
+          if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
+        }));
       }
     }
-    await Promise.all(reqs);
+    const failed = (await Promise.allSettled(reqs)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw failed.find((r) => RETRYABLE.has(resultOf(r.reason)))?.reason ?? failed[0]!.reason;
   }
 }
 
