@@ -147,6 +147,7 @@ export class Sheep {
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
+    if (this.cache) void this.cache.pushRecovered(() => this.stopping);
     this.log.info('main', `sheepdog daemon (version ${SHEEP_VERSION}) started as ${nodeAddrString(this.self)}`);
   }
 
@@ -398,6 +399,7 @@ export class Sheep {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await this.driver.start(this.self, this.group.joinPayload(), this.group);
+    if (this.cache) void this.cache.pushRecovered(() => this.stopping);
         break;
       } catch (e) {
         this.log.warn('main', `joining again failed: ${(e as Error).message}`);
