@@ -32,8 +32,9 @@ export function isOperational(err: unknown): boolean {
   if (err instanceof SdError) return true;
   const e = err as NodeJS.ErrnoException | undefined;
   if (!(e instanceof Error) || typeof e.code !== 'string') return false;
-  // LevelDB (the sheep's metadata) reports its I/O faults as LEVEL_* codes
-  return (typeof e.errno === 'number' && /^E[A-Z0-9]+$/.test(e.code)) || e.code.startsWith('LEVEL_');
+  // errno codes (Node sets some, e.g. EBADF on a closed FileHandle, without an
+  // errno number); LevelDB (the sheep's metadata) reports its faults as LEVEL_*
+  return /^E[A-Z0-9]+$/.test(e.code) || e.code.startsWith('LEVEL_');
 }
 
 /** Throw an assertion failure: a bug, not an operational outcome. */
