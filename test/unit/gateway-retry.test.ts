@@ -1,6 +1,8 @@
 /**
  * The gateway's retries on a stub sheep (issue 13): a DECREF retried after a
- * partial failure reaches only the holders that have not applied it (defect 3).
+ * partial failure reaches only the holders that have not applied it (defect 3);
+ * a client write sends nothing after its deadline and waits no longer, and the
+ * clients' timeouts outlive the gateway's (defect 7).
  */
 import { tmpdir } from 'node:os';
 import { test } from 'uvu';
@@ -12,6 +14,8 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { Gateway } from '../../sheep/gateway.js';
 import { Logger } from '../../sheep/log.js';
+import { FUSE_OP_TIMEOUT_MS, DEFAULT_LIMITS } from '../../sheepfs/link.js';
+import { GATEWAY_REQUEST_MAX_MS, GATEWAY_RETRY_DEADLINE_MS } from '../../shared/timeouts.js';
 import type { Sheep } from '../../sheep/sheep.js';
 
 const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'default', port: 0 });
@@ -63,6 +67,45 @@ test('a holder that joined the ring during the retries is not decremented', asyn
   assert.is(calls.get(nodeKey(A)), 1);
   assert.is(calls.get(nodeKey(C)), 1);
   assert.is(calls.get(nodeKey(D)), undefined);
+});
+
+test('a client write sends nothing after its deadline and waits no longer for a peer', async () => {
+  const sent: { node: number; at: number; timeoutMs: number }[] = [];
+  const conn = (n: SdNode) => ({
+    request: (_h: SdHeader, _p: Buffer | undefined, timeoutMs: number) => {
+      sent.push({ node: n.port, at: Date.now(), timeoutMs });
+      // B never answers (a stopped sheep): the connection gives up at the timeout
+      if (n === B) return new Promise((_r, reject) => setTimeout(() => reject(new SdError(SD_RES.NETWORK_ERROR, 'no reply')), timeoutMs));
+      return Promise.resolve({ hdr: { result: SD_RES.SUCCESS, epoch: 1 }, data: Buffer.alloc(0) });
+    },
+  });
+  const group = {
+    epoch: 1, cinfo: { nrCopies: 3, copyPolicy: 0, blockSizeShift: 22 },
+    ring: { isEmpty: false, holders: () => [A, B, C] }, waitForEpoch: async () => {},
+  };
+  const s = { group, log, stopping: false, self: D, vdis: new Map(), peerConn: async (n: SdNode) => conn(n) } as unknown as Sheep;
+  const gw = new Gateway(s);
+  const started = Date.now();
+  const deadline = started + 400;
+  let code = SD_RES.SUCCESS as number;
+  await Promise.race([
+    gw.write({ oid: (1n << 32n) | 1n, offset: 0, copies: 3, copyPolicy: 0, flags: 0, deadline }, Buffer.alloc(4096, 1))
+      .catch((e: SdError) => { code = e.code; }),
+    new Promise((r) => setTimeout(r, 3_000).unref()),
+  ]);
+  assert.is(code, SD_RES.NETWORK_ERROR, 'the write failed by its deadline');
+  assert.ok(Date.now() - started < 1_500, `ended ${Date.now() - started} ms after it began`);
+  for (const r of sent) {
+    assert.ok(r.at < deadline, 'nothing sent after the deadline');
+    assert.ok(r.at + r.timeoutMs <= deadline + 5, 'no peer request waits past the deadline');
+  }
+});
+
+test('timeouts nest: sheepfs outlives the gateway on writes, FUSE outlives sheepfs', () => {
+  assert.ok(GATEWAY_REQUEST_MAX_MS > GATEWAY_RETRY_DEADLINE_MS);
+  assert.ok(DEFAULT_LIMITS.writeTryTimeoutMs > GATEWAY_REQUEST_MAX_MS, 'one write attempt outlives the gateway');
+  assert.ok(DEFAULT_LIMITS.writeDeadlineMs >= DEFAULT_LIMITS.writeTryTimeoutMs);
+  assert.ok(FUSE_OP_TIMEOUT_MS > DEFAULT_LIMITS.writeDeadlineMs && FUSE_OP_TIMEOUT_MS > DEFAULT_LIMITS.opDeadlineMs);
 });
 
 test.run();
