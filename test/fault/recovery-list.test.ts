@@ -9,13 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestCluster } from '../lib/cluster.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestCluster, waitFor } from '../lib/cluster.js';
 import { objectHolders, readVdi, sha, waitRecovered } from '../lib/recovery.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 24 * MiB;
-/** Longer than a GET_OBJ_LIST waits for its answer (RECOVERY_PEER_TIMEOUT_MS, 30 s). */
-const STOPPED_MS = 34_000;
+/** The newcomer's list request to the stopped sheep times out after RECOVERY_PEER_TIMEOUT_MS (30 s). */
+const LIST_FAILURE_WAIT_MS = 90_000;
 
 let cluster: TestCluster;
 
@@ -36,7 +38,10 @@ test('objects only a silent member held are recovered once it answers; nothing i
   try {
     await cluster.startSheep(2);
     await cluster.waitMembers(3);
-    await new Promise((r) => setTimeout(r, STOPPED_MS));
+    // stopped until the newcomer has given up on its object list
+    const log = join(cluster.dir(2), 'sheep.log');
+    await waitFor('the newcomer to find no object list from sheep 1',
+      () => readFileSync(log, 'utf8').includes(`no object list from 127.0.0.1:${cluster.port(1)}`), LIST_FAILURE_WAIT_MS, 500);
   } finally {
     process.kill(pid, 'SIGCONT');
   }
