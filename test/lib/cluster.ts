@@ -157,6 +157,8 @@ export interface ClusterOptions {
   driver?: string;
   /** md disks of sheep i: the store argument becomes `DIR,DISK1,...` */
   disks?: (i: number, dir: string) => string[];
+  /** runs before sheep i first starts, e.g. to mount a file system at its directory */
+  prepare?: (i: number, dir: string) => Promise<void>;
 }
 
 /** A cluster of real sheep under a fresh temp directory. */
@@ -176,7 +178,10 @@ export class TestCluster {
     const n = o.nodes ?? 3;
     const c = new TestCluster(await freePorts(n + 4), o);
     try {
-      for (let i = 0; i < n; i++) await c.startSheep(i);
+      for (let i = 0; i < n; i++) {
+        await o.prepare?.(i, c.dir(i));
+        await c.startSheep(i);
+      }
       await c.waitMembers(n);
       if (o.copies !== undefined) {
         const r = await c.dog(['cluster', 'format', '-c', String(o.copies)]);
