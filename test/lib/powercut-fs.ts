@@ -45,6 +45,8 @@ const [backing, mnt] = process.argv.slice(2) as [string, string];
 const pending = new Map<string, Pending>();
 const fds = new Map<number, { path: string; sync: boolean }>();
 const faulty = new Set<string>();
+/** special files made by mknod: path -> mode */
+const nodes = new Map<string, number>();
 const chains = new Map<string, Promise<unknown>>();
 let aside = 0;
 let fuse: { mount(cb: (e?: Error) => void): void; unmount(cb: (e?: Error) => void): void } | undefined;
@@ -101,7 +103,17 @@ const ops = {
       files: s.files, ffree: s.ffree, favail: s.ffree, fsid: 0, flag: 0, namemax: 255,
     })));
   },
-  getattr: (p: string, cb: (c: number, s?: unknown) => void) => op(p, cb, async () => [await fs.promises.lstat(real(p))]),
+  getattr: (p: string, cb: (c: number, s?: unknown) => void) => op(p, cb, async () => {
+    const st = await fs.promises.lstat(real(p));
+    const special = nodes.get(p);
+    return [special === undefined ? st : Object.assign(st, { mode: special })];
+  }),
+  // a Unix socket bound here (the sheep's `sock`): Node cannot mknod, so a plain
+  // file stands in for it and getattr reports the socket's mode
+  mknod: (p: string, mode: number, _dev: number, cb: (c: number) => void) => op(p, cb, async () => {
+    await fs.promises.writeFile(real(p), '');
+    nodes.set(p, mode);
+  }),
   access: (p: string, _m: number, cb: (c: number) => void) => op(p, cb, async () => {}),
   readdir: (p: string, cb: (c: number, n?: unknown) => void) => op(p, cb, async () => [await fs.promises.readdir(real(p))]),
   open: (p: string, flags: number, cb: (c: number, fd?: unknown) => void) => op(p, cb, async () => {
@@ -161,6 +173,7 @@ const ops = {
   }),
   unlink: (p: string, cb: (c: number) => void) => op(p, cb, async () => {
     await fs.promises.unlink(real(p));
+    nodes.delete(p);
     const x = pending.get(p);
     if (x?.replaced) await fs.promises.rm(x.replaced, { force: true });
     pending.delete(p);

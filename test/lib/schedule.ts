@@ -111,6 +111,8 @@ export interface Setup {
   journal: boolean;
   /** every sheep's directory on its own power-cut file system */
   powerCut?: boolean;
+  /** sheep 0 has two md disks, the second on a power-cut file system (its fault switch) */
+  faultyDisk?: boolean;
 }
 
 /** What one schedule did. */
@@ -131,13 +133,16 @@ async function withCluster(
   const random = seededRandom(seed);
   const nodes = s.copies + 2;
   const disks: PowerCutFs[] = [];
-  const scratch = s.powerCut ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
+  const scratch = s.powerCut || s.faultyDisk ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
   let c: TestCluster | undefined;
   try {
     c = await TestCluster.start({
       nodes, copies: s.copies, nosync: false, sheepArgs: s.journal ? () => ['-j', 'size=64M'] : undefined,
-      // each sheep's whole directory (store, journal, LevelDB metadata, log) on a power-cut mount
-      prepare: scratch ? async (i, dir) => { disks.push(await PowerCutFs.mount(join(scratch, String(i)), dir)); } : undefined,
+      disks: s.faultyDisk ? (i, dir) => (i === 0 ? [`${dir}-d1`, `${dir}-d2`] : []) : undefined,
+      prepare: !scratch ? undefined : s.powerCut
+        // each sheep's whole directory (store, journal, LevelDB metadata, log) on a power-cut mount
+        ? async (i, dir) => { disks.push(await PowerCutFs.mount(join(scratch, String(i)), dir)); }
+        : async (i, dir) => { if (i === 0) disks.push(await PowerCutFs.mount(join(scratch, 'd2'), `${dir}-d2`)); },
     });
     // 1 MiB objects: the VDI's 8 objects spread over every sheep. Preallocated:
     // concurrent dogs must not race to create one object (a create replaces it
@@ -226,5 +231,17 @@ export function powerCut(name: string, s: Setup, mode: CutMode, seed?: number): 
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
     return { what: `kill -9 of every sheep mid-write and a power cut (${mode}: ${undone} changes forgotten), restarted`, faults: all.length };
+  }, seed);
+}
+
+/** One md disk of sheep 0 starts answering EIO mid-write (and stays so); writes go on. */
+export function diskEio(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { ...s, faultyDisk: true }, async (c, h, random, all, disks) => {
+    const w = startWriters(c, 'h', h, random, WRITERS, () => all);
+    await acksReach(h, STEP_ACKS);
+    await disks[0]!.fault('/', true);
+    await acksReach(h, h.acks + 2 * STEP_ACKS);
+    await w.stop();
+    return { what: 'EIO from one of two md disks of sheep 0 mid-write', faults: 1 };
   }, seed);
 }
