@@ -16,7 +16,6 @@ const RETRYABLE: ReadonlySet<number> = new Set([
   SD_RES.OLD_NODE_VER, SD_RES.NEW_NODE_VER, SD_RES.NETWORK_ERROR, SD_RES.WAIT_FOR_JOIN,
   SD_RES.WAIT_FOR_FORMAT, SD_RES.KILLED, SD_RES.SHUTDOWN,
 ]);
-export { GATEWAY_RETRY_DEADLINE_MS } from '../shared/timeouts.js';
 /** Pause between retries when the epoch has not moved. */
 const RETRY_PAUSE_MS = 200;
 /** Peer requests that get no answer in this long count as a network error. */

@@ -4,7 +4,7 @@
  * injected; afterwards every block is read through every sheep and checked.
  * Every random choice comes from the schedule's seed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -193,9 +193,12 @@ export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promi
   }, seed);
 }
 
-/** kill -9 of every sheep mid-write, all restarted; writes go on. */
-export function killAll(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
-  return withCluster(name, s, async (c, h, random, all) => {
+/**
+ * kill -9 of every sheep mid-write, and with `cut` a power cut of every sheep's
+ * disk (what was not made durable is forgotten that way); all restart, writes go on.
+ */
+export function killAll(name: string, s: Setup, seed?: number, cut?: CutMode): Promise<ScheduleResult> {
+  return withCluster(name, cut ? { ...s, powerCut: true } : s, async (c, h, random, all, disks) => {
     const up = new Set(all);
     const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
     await acksReach(h, STEP_ACKS);
@@ -203,35 +206,20 @@ export function killAll(name: string, s: Setup, seed?: number): Promise<Schedule
     // all at once: the signals first, then wait for each to be gone
     for (const i of all) process.kill(c.pids.get(i)!, 'SIGKILL');
     await Promise.all(all.map((i) => c.kill9(i)));
+    let undone = 0;
+    for (const d of disks) undone += await d.cut(cut!, Math.floor(random() * 2 ** 31));
     for (const i of pick(random, all, all.length)) await c.startSheep(i);
     for (const i of all) up.add(i);
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
-    return { what: 'kill -9 of every sheep mid-write, restarted', faults: all.length };
+    const power = cut ? ` and a power cut (${cut}: ${undone} changes forgotten)` : '';
+    return { what: `kill -9 of every sheep mid-write${power}, restarted`, faults: all.length };
   }, seed);
 }
 
-
-/**
- * kill -9 of every sheep mid-write and a power cut of every sheep's disk
- * (what was not made durable is forgotten: `mode`), then all restart.
- */
+/** kill -9 of every sheep mid-write and a power cut of every disk (`mode`), then all restart. */
 export function powerCut(name: string, s: Setup, mode: CutMode, seed?: number): Promise<ScheduleResult> {
-  return withCluster(name, { ...s, powerCut: true }, async (c, h, random, all, disks) => {
-    const up = new Set(all);
-    const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
-    await acksReach(h, STEP_ACKS);
-    up.clear();
-    for (const i of all) process.kill(c.pids.get(i)!, 'SIGKILL');
-    await Promise.all(all.map((i) => c.kill9(i)));
-    let undone = 0;
-    for (const d of disks) undone += await d.cut(mode, Math.floor(random() * 2 ** 31));
-    for (const i of pick(random, all, all.length)) await c.startSheep(i);
-    for (const i of all) up.add(i);
-    await acksReach(h, h.acks + STEP_ACKS);
-    await w.stop();
-    return { what: `kill -9 of every sheep mid-write and a power cut (${mode}: ${undone} changes forgotten), restarted`, faults: all.length };
-  }, seed);
+  return killAll(name, s, seed, mode);
 }
 
 /** One md disk of sheep 0 starts answering EIO mid-write (and stays so); writes go on. */
@@ -240,6 +228,8 @@ export function diskEio(name: string, s: Setup, seed?: number): Promise<Schedule
     const w = startWriters(c, 'h', h, random, WRITERS, () => all);
     await acksReach(h, STEP_ACKS);
     await disks[0]!.fault('/', true);
+    await waitFor('sheep 0 to take the failing disk out',
+      () => readFileSync(join(c.dir(0), 'sheep.log'), 'utf8').includes(`disk ${c.dir(0)}-d2 failed`), 120_000, 200);
     await acksReach(h, h.acks + 2 * STEP_ACKS);
     await w.stop();
     return { what: 'EIO from one of two md disks of sheep 0 mid-write', faults: 1 };
