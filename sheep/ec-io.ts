@@ -97,15 +97,15 @@ export class EcIo {
 
   async remove(io: ObjectIo): Promise<void> {
     const g = this.geometry(io.oid, io.copyPolicy);
-    await this.s.gateway.retrying(`remove strips of ${io.oid.toString(16)}`, async () => {
+    await this.s.gateway.retrying(`remove strips of ${io.oid.toString(16)}`, async (deadline) => {
       const holders = this.holders(io.oid, g);
       const results = await Promise.allSettled(holders.map((n, j) =>
-        this.s.gateway.peer(n, this.stripHeader(SD_OP.REMOVE_PEER, io.oid, g, j, 0, 0, false))));
+        this.s.gateway.peer(n, this.stripHeader(SD_OP.REMOVE_PEER, io.oid, g, j, 0, 0, false), undefined, deadline)));
       const errs = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
       const hard = errs.filter((e) => resultOf(e) !== SD_RES.NO_OBJ);
       if (hard.length > 0) throw hard[hard.length - 1];
       if (errs.length === holders.length) throw new SdError(SD_RES.NO_OBJ);
-    });
+    }, io.deadline);
   }
 
   /**
@@ -246,7 +246,7 @@ export class EcIo {
     const g = this.geometry(io.oid, io.copyPolicy);
     if (data.length === 0) {
       // an empty create preallocates every strip; an empty write changes nothing
-      if (create) await this.sendStrips(io.oid, g, SD_OP.CREATE_AND_WRITE_PEER, 0, undefined);
+      if (create) await this.sendStrips(io.oid, g, SD_OP.CREATE_AND_WRITE_PEER, 0, undefined, io.deadline);
       return;
     }
     const first = Math.floor(io.offset / EC_STRIPE_SIZE);
@@ -267,7 +267,7 @@ export class EcIo {
     const op = create ? SD_OP.CREATE_AND_WRITE_PEER : SD_OP.WRITE_PEER;
     const stripOffset = first * g.code.stripSize;
     try {
-      await this.sendStrips(io.oid, g, op, stripOffset, strips);
+      await this.sendStrips(io.oid, g, op, stripOffset, strips, io.deadline);
     } catch (e) {
       if (create || resultOf(e) !== SD_RES.NO_OBJ) throw e;
       // a holder lacks its strip (the ring moved and recovery has not brought it
@@ -276,7 +276,7 @@ export class EcIo {
       const nStripes = g.stripFileSize / g.code.stripSize;
       const whole = await this.readStripes(io.oid, g, 0, nStripes);
       stripes.copy(whole, base);
-      await this.sendStrips(io.oid, g, SD_OP.CREATE_AND_WRITE_PEER, 0, encodeStripes(whole, g.code));
+      await this.sendStrips(io.oid, g, SD_OP.CREATE_AND_WRITE_PEER, 0, encodeStripes(whole, g.code), io.deadline);
     }
   }
 
@@ -286,21 +286,23 @@ export class EcIo {
    * failure retries the whole send on the next ring. `strips` undefined sends
    * empty payloads (create = preallocate).
    */
-  private async sendStrips(oid: bigint, g: EcGeometry, op: number, offset: number, strips: Buffer[] | undefined): Promise<void> {
-    await this.s.gateway.retrying(`${op.toString(16)} strips of ${oid.toString(16)}`, async () => {
+  private async sendStrips(
+    oid: bigint, g: EcGeometry, op: number, offset: number, strips: Buffer[] | undefined, deadline: number | undefined,
+  ): Promise<void> {
+    await this.s.gateway.retrying(`${op.toString(16)} strips of ${oid.toString(16)}`, async (until) => {
       const holders = this.holders(oid, g);
       const results = await Promise.allSettled(holders.map((n, j) => {
         const payload = strips?.[j];
         const h = this.stripHeader(op, oid, g, j, offset, payload?.length ?? 0, payload !== undefined);
-        return this.s.gateway.peer(n, h, payload);
+        return this.s.gateway.peer(n, h, payload, until);
       }));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
       if (failed.length === 0) {
-        if (holders.length < g.code.total && strips !== undefined) await this.dropUnheldStrips(oid, g, holders.length);
+        if (holders.length < g.code.total && strips !== undefined) await this.dropUnheldStrips(oid, g, holders.length, until);
         return;
       }
       throw failed.find((e) => RETRYABLE.has(resultOf(e))) ?? failed.find((e) => resultOf(e) === SD_RES.NO_OBJ) ?? failed[0];
-    });
+    }, deadline);
   }
 
   /**
@@ -309,18 +311,24 @@ export class EcIo {
    * of date; remove them so that recovery, once the zones are back, rebuilds
    * them from the written strips instead of finding the old ones. Sent with
    * the RECOVERY flag: nobody owns these strips now, nothing is to wait for.
+   * Only "no such strip" is expected; any other answer fails the write (a
+   * retryable one retries it whole): the write is not acknowledged while an
+   * out-of-date strip may survive on a member that recovery would trust.
    */
-  private async dropUnheldStrips(oid: bigint, g: EcGeometry, from: number): Promise<void> {
+  private async dropUnheldStrips(oid: bigint, g: EcGeometry, from: number, deadline?: number): Promise<void> {
     const reqs: Promise<unknown>[] = [];
     for (const n of this.s.group.members) {
       if (n.nrVnodes === 0) continue;
       for (let j = from; j < g.code.total; j++) {
         const h = this.stripHeader(SD_OP.REMOVE_PEER, oid, g, j, 0, 0, false);
         h.flags |= SD_FLAG.CMD_RECOVERY;
-        reqs.push(this.s.gateway.peer(n, h).catch(() => {}));
+        reqs.push(this.s.gateway.peer(n, h, undefined, deadline).catch((e) => {
+          if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
+        }));
       }
     }
-    await Promise.all(reqs);
+    const failed = (await Promise.allSettled(reqs)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw failed.find((r) => RETRYABLE.has(resultOf(r.reason)))?.reason ?? failed[0]!.reason;
   }
 }
 

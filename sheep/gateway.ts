@@ -1,6 +1,6 @@
 import { assert, resultOf, SdError } from '../shared/errors.js';
 import { grefOffset, INODE_OFF } from '../shared/inode.js';
-import { sameNode, type SdNode } from '../shared/node.js';
+import { nodeKey, sameNode, type SdNode } from '../shared/node.js';
 import {
   isDataObj, isEcObj, isVdiObj, ledgerOid, objectSize, oidToVid, SD_INODE_DATA_INDEX, SD_INODE_GREF_OFFSET,
 } from '../shared/oid.js';
@@ -8,6 +8,7 @@ import { SD_CLUSTER_FLAG, SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
+import { GATEWAY_RETRY_DEADLINE_MS } from '../shared/timeouts.js';
 import type { Sheep } from './sheep.js';
 
 /** Results after which the whole request is tried again on a fresh ring. */
@@ -15,8 +16,6 @@ const RETRYABLE: ReadonlySet<number> = new Set([
   SD_RES.OLD_NODE_VER, SD_RES.NEW_NODE_VER, SD_RES.NETWORK_ERROR, SD_RES.WAIT_FOR_JOIN,
   SD_RES.WAIT_FOR_FORMAT, SD_RES.KILLED, SD_RES.SHUTDOWN,
 ]);
-/** How long a gateway request keeps retrying before it reports its last error. */
-export const GATEWAY_RETRY_DEADLINE_MS = 30_000;
 /** Pause between retries when the epoch has not moved. */
 const RETRY_PAUSE_MS = 200;
 /** Peer requests that get no answer in this long count as a network error. */
@@ -30,6 +29,12 @@ export interface ObjectIo {
   /** EC policy the client believes in (0 = the VDI's) */
   copyPolicy: number;
   flags: number;
+  /**
+   * A client request's deadline (epoch ms, set when it was admitted): no peer
+   * request is sent for it afterwards, and none waits past it, so a client
+   * that waits GATEWAY_REQUEST_MAX_MS never sees it land after giving up.
+   */
+  deadline?: number;
 }
 
 /**
@@ -96,13 +101,16 @@ export class Gateway {
     return sameNode(n, this.s.self);
   }
 
-  /** Run fn until it succeeds, retrying on a fresh ring after retryable results. */
-  async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + GATEWAY_RETRY_DEADLINE_MS;
+  /**
+   * Run fn until it succeeds, retrying on a fresh ring after retryable results.
+   * fn gets the deadline: its peer requests wait no longer (so the whole
+   * request ends within GATEWAY_REQUEST_MAX_MS, which clients outlive).
+   */
+  async retrying<T>(what: string, fn: (deadline: number) => Promise<T>, deadline = Date.now() + GATEWAY_RETRY_DEADLINE_MS): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const epoch = this.s.group.epoch;
       try {
-        return await fn();
+        return await fn(deadline);
       } catch (e) {
         const code = resultOf(e);
         if (!RETRYABLE.has(code) || Date.now() > deadline || this.s.stopping) throw e;
@@ -114,11 +122,19 @@ export class Gateway {
     }
   }
 
-  /** Send a peer request to one node (or run it here when the node is us). */
-  async peer(node: SdNode, hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
+  /**
+   * Send a peer request to one node (or run it here when the node is us),
+   * waiting PEER_TIMEOUT_MS at most, and not past `deadline` when given.
+   */
+  async peer(node: SdNode, hdr: SdHeader, payload?: Buffer, deadline?: number): Promise<{ hdr: SdHeader; data: Buffer }> {
+    if (deadline !== undefined && Date.now() >= deadline) {
+      // the fence: the client may have given up; nothing may land after that
+      throw new SdError(SD_RES.NETWORK_ERROR, 'the request ran out of time');
+    }
     if (this.isSelf(node)) return this.s.peerLocal(hdr, payload);
     const conn = await this.s.peerConn(node);
-    const r = await conn.request(hdr, payload, PEER_TIMEOUT_MS);
+    const timeoutMs = deadline === undefined ? PEER_TIMEOUT_MS : Math.max(1, Math.min(PEER_TIMEOUT_MS, deadline - Date.now()));
+    const r = await conn.request(hdr, payload, timeoutMs);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `from ${node.port}`);
     return r;
   }
@@ -138,7 +154,7 @@ export class Gateway {
   async read(io: ObjectIo, length: number): Promise<Buffer> {
     this.checkRange(io.oid, io.offset, length);
     if (isEcObj(io.oid, this.copyPolicy(io.oid, io.copyPolicy))) return this.s.ec.read(io, length);
-    return this.retrying(`read ${io.oid.toString(16)}`, async () => {
+    return this.retrying(`read ${io.oid.toString(16)}`, async (deadline) => {
       const holders = this.holders(io.oid, this.copies(io.oid, io.copies));
       const local = holders.findIndex((n) => this.isSelf(n));
       const order = local >= 0 ? [local] : [];
@@ -150,22 +166,22 @@ export class Gateway {
       let last: unknown = new SdError(SD_RES.NO_OBJ);
       for (const j of order) {
         try {
-          const r = await this.peer(holders[j]!, this.peerHeader(SD_OP.READ_PEER, io, length, false));
+          const r = await this.peer(holders[j]!, this.peerHeader(SD_OP.READ_PEER, io, length, false), undefined, deadline);
           return r.data;
         } catch (e) {
           last = e;
         }
       }
       throw last;
-    });
+    }, io.deadline);
   }
 
   /** Send the same peer op with the same payload to every holder; all must succeed. */
   private async fanOut(op: number, io: ObjectIo, payload: Buffer | undefined, dataLength: number): Promise<void> {
-    await this.retrying(`${op.toString(16)} ${io.oid.toString(16)}`, async () => {
+    await this.retrying(`${op.toString(16)} ${io.oid.toString(16)}`, async (deadline) => {
       const holders = this.holders(io.oid, this.copies(io.oid, io.copies));
       const hdr = this.peerHeader(op, io, dataLength, payload !== undefined);
-      const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr, payload)));
+      const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr, payload, deadline)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) throw failed[failed.length - 1]!.reason;
       // A holder that moved to a new epoch while writing may have been read by
@@ -174,7 +190,7 @@ export class Gateway {
       if (payload !== undefined && results.some((r) => r.status === 'fulfilled' && ((r.value.hdr.epoch - hdr.epoch) | 0) > 0)) {
         throw new SdError(SD_RES.NEW_NODE_VER, 'the epoch changed during the write');
       }
-    });
+    }, io.deadline);
   }
 
   async createAndWrite(io: ObjectIo, data: Buffer, cowOid?: bigint): Promise<void> {
@@ -231,36 +247,48 @@ export class Gateway {
       if (oldVid === 0 || oldVid === newVid) continue;
       const gen = oldGref.readInt32LE(8 * i);
       const cnt = oldGref.readInt32LE(8 * i + 4);
-      await this.dropReference(oldVid, first + i, gen, cnt).catch((e) => {
+      await this.dropReference(oldVid, first + i, gen, cnt, io.deadline).catch((e) => {
         this.s.log.warn('gateway', `dropping a reference to object ${oldVid.toString(16)}:${first + i} failed: ${(e as Error).message}`);
       });
     }
   }
 
-  private async dropReference(vid: number, idx: number, generation: number, count: number): Promise<void> {
+  private async dropReference(vid: number, idx: number, generation: number, count: number, deadline?: number): Promise<void> {
     const oid = (BigInt(vid) << 32n) | BigInt(idx);
     if (generation === 0 && count === 0) {
-      await this.remove({ oid, offset: 0, copies: 0, copyPolicy: 0, flags: 0 }).catch((e) => {
+      await this.remove({ oid, offset: 0, copies: 0, copyPolicy: 0, flags: 0, deadline }).catch((e) => {
         if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
       });
       return;
     }
-    await this.decref(ledgerOid(oid), generation, count, this.copies(oid, 0));
+    await this.decref(ledgerOid(oid), generation, count, this.copies(oid, 0), deadline);
   }
 
-  /** DECREF_OBJ: forward to the holders of the ledger object. */
-  async decref(ledger: bigint, generation: number, count: number, copies: number): Promise<void> {
-    await this.retrying(`decref ${ledger.toString(16)}`, async () => {
+  /**
+   * DECREF_OBJ: forward to the holders of the ledger object. DECREF is not
+   * idempotent, so a retry goes only to the holders that have not applied it:
+   * never to one that answered success, and never to a holder that joined the
+   * ring meanwhile (its copy may come from one that had already applied it).
+   * The worst a ring change can do is leave a count too high (space kept),
+   * never too low (an object in use freed).
+   */
+  async decref(ledger: bigint, generation: number, count: number, copies: number, deadline?: number): Promise<void> {
+    const applied = new Set<string>();
+    let asked: Set<string> | undefined;
+    await this.retrying(`decref ${ledger.toString(16)}`, async (deadline) => {
       const holders = this.holders(ledger, copies);
+      asked ??= new Set(holders.map(nodeKey));
+      const todo = holders.filter((n) => !applied.has(nodeKey(n)) && asked!.has(nodeKey(n)));
       const hdr = SdHeader.request(SD_OP.DECREF_PEER);
       hdr.epoch = this.s.group.epoch;
       hdr.refOid = ledger;
       hdr.refGeneration = generation;
       hdr.refCount = count;
-      const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr)));
+      const results = await Promise.allSettled(todo.map((n) => this.peer(n, hdr, undefined, deadline)));
+      results.forEach((r, i) => { if (r.status === 'fulfilled') applied.add(nodeKey(todo[i]!)); });
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) throw failed[failed.length - 1]!.reason;
-    });
+    }, deadline);
   }
 
   /** Is this node the first holder of an object (the one that acts for all copies)? */

@@ -56,10 +56,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${msg}\n`);
     process.exit(1);
   }
-  const crash = (what: string) => (err: unknown) => {
-    sheep.log.err('main', `sheep exits unexpectedly (${what}): ${(err as Error)?.stack ?? err}`);
-    void sheep.log.close().finally(() => process.exit(1));
-  };
+  const crash = (what: string) => (err: unknown) => sheep.crash(what, err);
   process.on('uncaughtException', crash('uncaught exception'));
   process.on('unhandledRejection', crash('unhandled rejection'));
   reportStartup(true);

@@ -21,8 +21,15 @@ const RECOVERY_PEER_TIMEOUT_MS = 30_000;
 /** Passes over objects whose recovery failed (a peer did not answer) before giving up. */
 const RECOVERY_RETRY_ROUNDS = 5;
 const RECOVERY_RETRY_PAUSE_MS = 1000;
+/** How long members that sent no object list are asked again (a stopped sheep may come back). */
+const RECOVERY_LIST_RETRY_MS = 10 * 60_000;
 /** How long a new recovery waits for peer ops of the previous epoch to finish. */
 const DRAIN_OLD_OPS_MS = 30_000;
+
+/** The members whose objects recovery lists: those holding data, and this node. */
+function members(s: Sheep): SdNode[] {
+  return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.isSelf(n));
+}
 
 /** recovery_state.state (§16.5) */
 export const RECOVERY_PHASE = { PREPARE: 0, RECOVER: 1, NOTIFY: 2 } as const;
@@ -41,6 +48,8 @@ interface Run {
   pending: Set<bigint>;
   /** objects whose recovery failed for a reason that may pass (a peer did not answer) */
   failed: Set<bigint>;
+  /** members whose object list we could not get: what only they hold is unknown yet */
+  unlisted: SdNode[];
   listReady: Promise<void>;
   markListReady: () => void;
 }
@@ -162,7 +171,7 @@ export class Recovery {
     const listReady = new Promise<void>((resolve) => { markListReady = resolve; });
     const r: Run = {
       gen, epoch: this.s.group.epoch, tgtEpoch, notify, phase: RECOVERY_PHASE.PREPARE,
-      total: 0, finished: 0, pending: new Set(), failed: new Set(), listReady, markListReady,
+      total: 0, finished: 0, pending: new Set(), failed: new Set(), unlisted: [], listReady, markListReady,
     };
     const prev = this.run;
     prev?.markListReady();
@@ -208,7 +217,7 @@ export class Recovery {
         if (this.run === r) this.run = undefined;
         return;
       }
-      const list = await this.buildList(r);
+      const list = await this.buildList(r, members(this.s));
       this.check(r);
       for (const oid of list) if (!this.hasLocal(oid)) r.pending.add(oid);
       r.total = list.length;
@@ -219,9 +228,23 @@ export class Recovery {
     r.markListReady();
     if (!this.s.group.cinfo.disableRecovery) await this.work(r);
     else await this.waitEnabled(r);
-    for (let round = 1; round <= RECOVERY_RETRY_ROUNDS && r.failed.size > 0; round++) {
-      await new Promise((resolve) => setTimeout(resolve, RECOVERY_RETRY_PAUSE_MS * round));
+    const listDeadline = Date.now() + RECOVERY_LIST_RETRY_MS;
+    for (let round = 1; ; round++) {
+      const objectsAgain = r.failed.size > 0 && round <= RECOVERY_RETRY_ROUNDS;
+      const listsAgain = r.unlisted.length > 0 && Date.now() < listDeadline;
+      if (!objectsAgain && !listsAgain) break;
+      await new Promise((resolve) => setTimeout(resolve, RECOVERY_RETRY_PAUSE_MS * Math.min(round, RECOVERY_RETRY_ROUNDS)));
       this.check(r);
+      if (r.unlisted.length > 0 && this.s.store) {
+        const ask = r.unlisted.splice(0);
+        this.s.log.info('recovery', `epoch ${r.epoch}: asking ${ask.length} members for their object list again`);
+        for (const oid of await this.buildList(r, ask)) {
+          if (this.hasLocal(oid) || r.pending.has(oid) || r.failed.has(oid)) continue;
+          r.pending.add(oid);
+          r.total++;
+        }
+        this.check(r);
+      }
       this.s.log.info('recovery', `epoch ${r.epoch}: trying ${r.failed.size} objects again`);
       for (const oid of r.failed) r.pending.add(oid);
       r.finished -= r.failed.size;
@@ -229,10 +252,12 @@ export class Recovery {
       await this.work(r);
     }
     this.check(r);
-    if (r.failed.size > 0) {
+    if (r.failed.size > 0 || r.unlisted.length > 0) {
       // never report completion: the others would drop the stale copies this
-      // node may still need
-      this.s.log.err('recovery', `epoch ${r.epoch}: ${r.failed.size} objects could not be recovered; stale copies are kept until a later recovery succeeds`);
+      // node may still need (an unlisted member may hold the only copy of an
+      // object this node owns now)
+      const why = r.failed.size > 0 ? `${r.failed.size} objects could not be recovered` : `${r.unlisted.length} members sent no object list`;
+      this.s.log.err('recovery', `epoch ${r.epoch}: ${why}; stale copies are kept until a later recovery succeeds`);
       if (this.run === r) this.run = undefined;
       return;
     }
@@ -346,10 +371,13 @@ export class Recovery {
     return this.s.store?.exists(this.ref(oid)) ?? false;
   }
 
-  /** Every object (live or stale) on any member that this node owns now. */
-  private async buildList(r: Run): Promise<bigint[]> {
+  /**
+   * Every object (live or stale) on the given members that this node owns now.
+   * A member that sends no list is remembered in r.unlisted: the recovery does
+   * not complete until it has been listed.
+   */
+  private async buildList(r: Run, members: SdNode[]): Promise<bigint[]> {
     const all = new Set<bigint>();
-    const members = this.s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || this.s.isSelf(n));
     const start = Math.floor(Math.random() * Math.max(1, members.length));
     for (let i = 0; i < members.length; i++) {
       this.check(r);
@@ -357,7 +385,9 @@ export class Recovery {
       try {
         for (const oid of await this.objectList(n)) all.add(oid);
       } catch (e) {
+        if (e instanceof Superseded) throw e;
         this.s.log.warn('recovery', `no object list from ${nodeAddrString(n)}: ${(e as Error).message}`);
+        r.unlisted.push(n);
       }
     }
     return [...all].filter((oid) => this.ownsOid(oid)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

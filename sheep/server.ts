@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
-import { resultOf, SdError } from '../shared/errors.js';
+import { isOperational, resultOf, SdError } from '../shared/errors.js';
 import { SD_INODE_SIZE } from '../shared/oid.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
 import { FrameReader } from '../shared/proto/frame.js';
@@ -118,8 +118,8 @@ export class Server {
 
   private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
     this.inflight++;
-    const { hdr, data } = await this.run(req, payload);
-    this.reply(sock, req, hdr, data);
+    const out = await this.run(req, payload);
+    if (out) this.reply(sock, req, out.hdr, out.data);
     this.finished();
   }
 
@@ -131,7 +131,9 @@ export class Server {
   async execute(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
     this.inflight++;
     try {
-      return await this.run(req, payload);
+      const out = await this.run(req, payload);
+      if (!out) throw new SdError(SD_RES.EIO, 'the sheep is stopping over a broken invariant');
+      return out;
     } finally {
       this.finished();
     }
@@ -141,11 +143,12 @@ export class Server {
     if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private async run(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined }> {
+  private async run(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined } | undefined> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
+    let broken = false;
     const started = this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
@@ -154,17 +157,21 @@ export class Server {
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
       else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
     } catch (e) {
+      if (!isOperational(e)) {
+        // a broken invariant: this sheep's state is in doubt, so it stops (and
+        // recovers when restarted) instead of answering and serving on
+        broken = true;
+        this.s.crash(`${opName(req.opcode)} failed`, e);
+      }
       rsp.result = resultOf(e);
       data = undefined;
-      if (!(e instanceof SdError)) {
-        this.s.log.err('server', `${opName(req.opcode)} failed: ${(e as Error).stack ?? e}`);
-      } else {
-        this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
-      }
+      if (e instanceof SdError) this.s.log.debug('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${e.message}`);
+      else this.s.log.warn('server', `${opName(req.opcode)}: ${resultName(rsp.result)} ${(e as Error).message}`);
     } finally {
       this.s.stats.end(kind, data?.length ?? 0, started);
     }
-    return { hdr: rsp, data };
+    // a sheep that is going down over a broken invariant answers nothing
+    return broken ? undefined : { hdr: rsp, data };
   }
 
   /** The status gate: what may run while the cluster is not serving. */

@@ -157,6 +157,7 @@ export class Sheep {
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
+    if (this.cache) void this.cache.pushRecovered(() => this.stopping);
     this.log.info('main', `sheepdog daemon (version ${SHEEP_VERSION}) started as ${nodeAddrString(this.self)}`);
   }
 
@@ -470,6 +471,7 @@ export class Sheep {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await this.driver.start(this.self, this.group.joinPayload(), this.group);
+    if (this.cache) void this.cache.pushRecovered(() => this.stopping);
         break;
       } catch (e) {
         this.log.warn('main', `joining again failed: ${(e as Error).message}`);
@@ -477,6 +479,17 @@ export class Sheep {
       }
     }
     this.rejoining = false;
+  }
+
+  /**
+   * A bug (a broken invariant, a TypeError): log its stack and exit non-zero at
+   * once. No clean stop: the state that would be written back is in doubt.
+   */
+  crash(what: string, err: unknown): void {
+    this.log.err('main', `sheep exits unexpectedly (${what}): ${(err as Error)?.stack ?? err}`);
+    this.server.stopListening();
+    this.server.closeAll();
+    void this.log.close().finally(() => process.exit(1));
   }
 
   /** An unrecoverable condition: log it and exit non-zero. */

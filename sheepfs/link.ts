@@ -13,6 +13,7 @@ import { decodeNodes, nodeIoTarget, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } fr
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
+import { GATEWAY_REQUEST_MAX_MS } from '../shared/timeouts.js';
 
 export interface HostPort { host: string; port: number }
 
@@ -21,17 +22,31 @@ export interface LinkLimits {
   opDeadlineMs: number;
   /** time one attempt on one sheep may take before the connection counts as dead */
   tryTimeoutMs: number;
+  /**
+   * The same two for a write (a request carrying data). One attempt outlives
+   * the sheep's gateway (GATEWAY_REQUEST_MAX_MS): a write is given up on, or
+   * sent elsewhere, only once the first sheep can no longer make it land.
+   */
+  writeDeadlineMs: number;
+  writeTryTimeoutMs: number;
   connectTimeoutMs: number;
   /** sockets per sheep: requests are spread over them */
   connectionsPerSheep: number;
 }
 
+const WRITE_TRY_TIMEOUT_MS = GATEWAY_REQUEST_MAX_MS + 3_000;
+
 export const DEFAULT_LIMITS: LinkLimits = {
   opDeadlineMs: 12_000,
   tryTimeoutMs: 6_000,
+  writeDeadlineMs: WRITE_TRY_TIMEOUT_MS + 5_000,
+  writeTryTimeoutMs: WRITE_TRY_TIMEOUT_MS,
   connectTimeoutMs: 2_000,
   connectionsPerSheep: 4,
 };
+
+/** How long FUSE waits for one operation (EIO after it): longer than every deadline of the link. */
+export const FUSE_OP_TIMEOUT_MS = Math.max(DEFAULT_LIMITS.opDeadlineMs, DEFAULT_LIMITS.writeDeadlineMs) + 4_000;
 
 /** Results that say "this sheep cannot serve now": try again (elsewhere) until the deadline. */
 const TRANSIENT: ReadonlySet<number> = new Set([
@@ -157,7 +172,10 @@ export class SheepLink {
   async request(req: SdHeader, payload?: Buffer, o: { to?: HostPort; quickFail?: boolean } = {}): Promise<Reply> {
     if (this.closed) throw new SdError(SD_RES.NETWORK_ERROR, 'sheepfs is shutting down');
     if (!o.to && !o.quickFail && Date.now() - this.lastRefresh > NODE_LIST_REFRESH_MS) void this.refreshMembers();
-    const deadline = Date.now() + this.limits.opDeadlineMs;
+    // a write may land as long as the sheep's gateway works on it: wait that long
+    const write = req.isWrite;
+    const deadlineMs = write ? this.limits.writeDeadlineMs : this.limits.opDeadlineMs;
+    const deadline = Date.now() + deadlineMs;
     // once no sheep answered a whole deadline long, later requests make one
     // pass over the candidates and fail, until one answers again
     const quickPass = this.unreachable && !o.to;
@@ -169,7 +187,8 @@ export class SheepLink {
       if (left <= 0 || attempt >= maxAttempts) break;
       try {
         const c = await withTimeout(this.connection(t), Math.min(left, this.limits.connectTimeoutMs));
-        const tryMs = quickPass ? Math.min(UNREACHABLE_TRY_MS, this.limits.tryTimeoutMs) : this.limits.tryTimeoutMs;
+        const tryMs = write ? this.limits.writeTryTimeoutMs
+          : quickPass ? Math.min(UNREACHABLE_TRY_MS, this.limits.tryTimeoutMs) : this.limits.tryTimeoutMs;
         const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), tryMs)));
         if (!TRANSIENT.has(r.hdr.result)) {
           if (!o.to) this.unreachable = false;
@@ -188,7 +207,7 @@ export class SheepLink {
     }
     if (!o.to && !o.quickFail) this.unreachable = true;
     const why = last instanceof Error ? last.message : 'no sheep answered';
-    throw new SdError(SD_RES.NETWORK_ERROR, `no sheep answered in ${this.limits.opDeadlineMs} ms (${why})`);
+    throw new SdError(SD_RES.NETWORK_ERROR, `no sheep answered in ${deadlineMs} ms (${why})`);
   }
 
   private refreshing = false;

@@ -18,12 +18,12 @@ import { SD_MAX_NODES, SD_NODE_SIZE } from '../shared/node.js';
 import { Catalogue } from './catalogue.js';
 import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
 import { checkMountpoint, mount, type Mounted } from './fuse.js';
-import { DEFAULT_LIMITS, SheepLink } from './link.js';
+import { FUSE_OP_TIMEOUT_MS, SheepLink } from './link.js';
 import { parseOptions, USAGE, type Options } from './options.js';
 import { Tree } from './tree.js';
 
-/** Every FUSE operation is answered within this (EIO after it); the link gives up before. */
-const OP_TIMEOUT_MS = DEFAULT_LIMITS.opDeadlineMs + 4_000;
+/** Every FUSE operation is answered within this (EIO after it); the link gives up before, on writes too. */
+const OP_TIMEOUT_MS = FUSE_OP_TIMEOUT_MS;
 
 let logStream: WriteStream | undefined;
 let foreground = true;

@@ -195,11 +195,8 @@ export class Tree implements FileSystem {
         const name = text.replace(/\n$/, '');
         const vid = this.attached.get(name);
         if (vid === undefined) fail(E.EINVAL);
-        if (this.settings.objectCache) {
-          const h = SdHeader.request(SD_OP.FLUSH_DEL_CACHE);
-          h.objOid = vidToVdiOid(vid!);
-          await this.link.request(h).catch(() => {});
-        }
+        // as the original: a failed flush fails the detach (the volume stays attached)
+        await this.cacheOp(SD_OP.FLUSH_DEL_CACHE, vid!);
         this.attached.delete(name);
       },
     };
@@ -353,13 +350,18 @@ export class Tree implements FileSystem {
     const h = this.handles.get(fh);
     if (!h || h.kind !== 'volume') return;
     await h.vol.flush();
+    await this.cacheOp(SD_OP.FLUSH_VDI, h.vol.vid);
+  }
+
+  /** With -o (object cache): write a VDI's dirty objects back (FLUSH_VDI, FLUSH_DEL_CACHE); EIO when that fails. */
+  private async cacheOp(op: number, vid: number): Promise<void> {
     if (!this.settings.objectCache) return;
-    const req = SdHeader.request(SD_OP.FLUSH_VDI);
-    req.objOid = vidToVdiOid(h.vol.vid);
-    const r = await this.link.request(req);
+    const req = SdHeader.request(op);
+    req.objOid = vidToVdiOid(vid);
+    const r = await this.link.request(req).catch((e: unknown) => fail(E.EIO, `cache flush: ${(e as Error).message}`));
     // a sheep without an object cache says INVALID_PARMS: stop asking (as the original)
     if (r.hdr.result === SD_RES.INVALID_PARMS) this.settings.objectCache = false;
-    else if (r.hdr.result !== SD_RES.SUCCESS) throw new FsError(E.EIO);
+    else if (r.hdr.result !== SD_RES.SUCCESS) fail(E.EIO, `cache flush: result ${r.hdr.result}`);
   }
 
   async unlink(path: string): Promise<void> {

@@ -5,12 +5,16 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
+import { GATEWAY_RETRY_DEADLINE_MS } from '../../shared/timeouts.js';
 import type { ObjectIo } from '../gateway.js';
 import type { Sheep } from '../sheep.js';
 import type { OpTable } from './types.js';
 
 export function objectIo(req: SdHeader): ObjectIo {
-  return { oid: req.objOid, offset: req.objOffset, copies: req.objCopies, copyPolicy: req.objCopyPolicy, flags: req.flags };
+  return {
+    oid: req.objOid, offset: req.objOffset, copies: req.objCopies, copyPolicy: req.objCopyPolicy, flags: req.flags,
+    deadline: Date.now() + GATEWAY_RETRY_DEADLINE_MS,
+  };
 }
 
 /** With -w: data objects flagged for the cache (or cached already) go through this sheep's object cache. */
@@ -54,7 +58,7 @@ export const objectOps: OpTable = {
   [SD_OP.DECREF_OBJ]: {
     kind: 'gateway',
     async handle(s, req) {
-      await s.gateway.decref(req.refOid, req.refGeneration | 0, req.refCount | 0, s.gateway.copies(req.refOid, 0));
+      await s.gateway.decref(req.refOid, req.refGeneration | 0, req.refCount | 0, s.gateway.copies(req.refOid, 0), Date.now() + GATEWAY_RETRY_DEADLINE_MS);
     },
   },
   [SD_OP.DISCARD_OBJ]: {

@@ -1,3 +1,4 @@
+import { SdError } from '../../shared/errors.js';
 import { nodeAddrString, nodeKey, type SdNode } from '../../shared/node.js';
 import { ecPolicyToDp, isEcObj } from '../../shared/oid.js';
 import { SD_CLUSTER_FLAG, SD_FLAG } from '../../shared/proto/flags.js';
@@ -20,12 +21,12 @@ async function objectList(s: Sheep, n: SdNode): Promise<bigint[]> {
     const conn = await s.peerConn(n);
     const rsp = await conn.request(req, undefined, LIST_TIMEOUT_MS);
     if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
-    if (rsp.hdr.result !== SD_RES.SUCCESS) throw new Error(`GET_OBJ_LIST: result ${rsp.hdr.result}`);
+    if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result, 'GET_OBJ_LIST');
     const out: bigint[] = [];
     for (let at = 0; at + 8 <= rsp.data.length; at += 8) out.push(rsp.data.readBigUInt64LE(at));
     return out;
   }
-  throw new Error('object list too large');
+  throw new SdError(SD_RES.BUFFER_SMALL, 'object list too large');
 }
 
 /**

@@ -241,7 +241,18 @@ export class JournalStore implements ObjectStore {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        if (this.pos + recordBytes(this.queue[0]!.rec.data.length) > this.o.size) await this.wrap();
+        if (this.pos + recordBytes(this.queue[0]!.rec.data.length) > this.o.size) {
+          try {
+            await this.wrap();
+          } catch (e) {
+            // the inner store is not durable: this lap's records stay the only
+            // copy, so no new lap starts and nothing more can be logged for now
+            this.o.log.err('journal', `cannot start a new lap: ${(e as Error).message}`);
+            const err = resultOf(e) === SD_RES.NO_SPACE ? e : new SdError(SD_RES.EIO, `journal: ${(e as Error).message}`);
+            for (const p of this.queue.splice(0)) p.fail(err);
+            break;
+          }
+        }
         const batch: Pending[] = [];
         let bytes = 0;
         while (this.queue.length > 0) {

@@ -1,4 +1,6 @@
+import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
 import { resultOf, SdError } from '../../shared/errors.js';
 import { isDataObj, oidToVid } from '../../shared/oid.js';
 import { SD_RES } from '../../shared/proto/results.js';
@@ -6,11 +8,20 @@ import type { ObjectIo } from '../gateway.js';
 import type { Logger } from '../log.js';
 import { KeyedMutex } from './mutex.js';
 import { PlainStore } from './plain.js';
+import { parseObjectName } from './store.js';
 
 /** Dirty state is kept per 1/64 of an object, as the original's bitmap. */
 const DIRTY_BLOCKS = 64;
 /** Dirty objects written back at once by a flush. */
 const CACHE_FLUSH_CONCURRENCY = 8;
+/**
+ * Written at a clean stop whose write-back failed: the dirty objects the cache
+ * directory still holds (they are acknowledged writes), read back at start.
+ */
+export const CACHE_DIRTY_MANIFEST = '.dirty.json';
+/** After a start that found dirty objects: pause between write-back attempts, and how long to keep trying. */
+const CACHE_PUSH_PAUSE_MS = 1_000;
+const CACHE_PUSH_TRY_MS = 10 * 60_000;
 
 /** What the cache needs of the cluster: the gateway's object I/O. */
 export interface CacheBackend {
@@ -48,7 +59,10 @@ export interface CacheInfoRow {
  * object goes first, written back first when dirty. While an object is cached
  * here, every client request on this sheep for it goes through the cache.
  * A sheep that dies loses what it had not written back (as any write-back
- * cache): the cache directory is emptied at start.
+ * cache): the cache directory is emptied at start. A clean stop whose
+ * write-back fails keeps the dirty objects instead (made durable, listed in
+ * CACHE_DIRTY_MANIFEST); the next start serves them from the cache and writes
+ * them back (pushRecovered).
  */
 export class ObjectCache {
   /** oid -> entry, least recently used first */
@@ -57,12 +71,14 @@ export class ObjectCache {
   private readonly busy = new Map<bigint, number>();
   private used = 0;
   private readonly files: PlainStore;
+  /** CACHE_DIRTY_MANIFEST lists objects still dirty */
+  private manifestKept = false;
 
   constructor(
     private readonly backend: CacheBackend,
     private readonly o: { dir: string; size: number; directIo: boolean; log: Logger },
   ) {
-    this.files = new PlainStore({ dir: o.dir, nosync: true, log: o.log, directIo: o.directIo });
+    this.files = new PlainStore({ dir: o.dir, nosync: true, trackDirty: true, log: o.log, directIo: o.directIo });
   }
 
   get capacity(): number {
@@ -77,10 +93,47 @@ export class ObjectCache {
     return this.o.directIo;
   }
 
+  private get manifestPath(): string {
+    return join(this.o.dir, CACHE_DIRTY_MANIFEST);
+  }
+
   async init(): Promise<void> {
-    await fsp.rm(this.o.dir, { recursive: true, force: true });
+    const kept = await readManifest(this.manifestPath);
+    if (!kept) await fsp.rm(this.o.dir, { recursive: true, force: true });
     await this.files.init(0);
+    for (const k of kept ?? []) {
+      const oid = BigInt(`0x${k.oid}`);
+      if (!this.files.exists(this.ref(oid))) continue;
+      const dirty = Uint8Array.from(Buffer.from(k.dirty, 'hex'));
+      this.entries.set(oid, { oid, size: k.size, copies: k.copies, copyPolicy: k.copyPolicy, created: k.created, dirty });
+      this.used += k.size;
+    }
+    // clean copies are only a cache: start without them
+    for (const name of [...this.files.names()]) {
+      const ref = parseObjectName(name);
+      if (ref && !this.entries.has(ref.oid)) await this.files.remove(ref);
+    }
+    this.manifestKept = kept !== undefined;
+    if (kept) this.o.log.warn('cache', `${this.entries.size} dirty objects kept from the last stop: writing them back`);
     this.o.log.info('cache', `object cache in ${this.o.dir}: ${this.o.size} bytes${this.o.directIo ? ', direct I/O' : ''}`);
+  }
+
+  /** Dirty objects kept from the last stop: write them back (until it works or the sheep stops). */
+  async pushRecovered(stopping: () => boolean): Promise<void> {
+    if (!this.manifestKept) return;
+    const deadline = Date.now() + CACHE_PUSH_TRY_MS;
+    while (!stopping()) {
+      try {
+        await this.flush();
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) {
+          this.o.log.err('cache', `the dirty objects kept from the last stop cannot be written back: ${(e as Error).message}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, CACHE_PUSH_PAUSE_MS));
+      }
+    }
   }
 
   /** Does this client request go through the cache? */
@@ -236,6 +289,16 @@ export class ObjectCache {
 
   /** FLUSH_VDI: every dirty object of the VDI (all VDIs: undefined) is on all its copies when this resolves. */
   async flush(vid?: number): Promise<number> {
+    const n = await this.writeBackAll(vid);
+    // nothing dirty is left anywhere: the list kept from a failed stop is history
+    if (this.manifestKept && ![...this.entries.values()].some((e) => e.dirty.includes(1))) {
+      await fsp.rm(this.manifestPath, { force: true });
+      this.manifestKept = false;
+    }
+    return n;
+  }
+
+  private async writeBackAll(vid?: number): Promise<number> {
     const todo = [...this.entries.values()].filter((e) => (vid === undefined || oidToVid(e.oid) === vid) && e.dirty.includes(1));
     let flushed = 0;
     for (let i = 0; i < todo.length; i += CACHE_FLUSH_CONCURRENCY) {
@@ -274,10 +337,61 @@ export class ObjectCache {
     return [...rows.values()].sort((a, b) => a.vid - b.vid);
   }
 
-  /** Clean stop: write everything back. */
+  /**
+   * Clean stop: write everything back. When that fails, the dirty objects stay
+   * in the cache directory, made durable and listed, for the next start.
+   */
   async close(): Promise<void> {
-    await this.flush().catch((e) => this.o.log.err('cache', `writing back the cache at shutdown: ${(e as Error).message}`));
+    try {
+      await this.flush();
+    } catch (e) {
+      const dirty = [...this.entries.values()].filter((x) => x.dirty.includes(1));
+      this.o.log.err('cache', `writing back the cache at shutdown: ${(e as Error).message}; keeping ${dirty.length} dirty objects in ${this.o.dir} for the next start`);
+      await this.files.sync();
+      await writeManifest(this.manifestPath, dirty.map((x) => ({
+        oid: x.oid.toString(16), size: x.size, copies: x.copies, copyPolicy: x.copyPolicy, created: x.created,
+        dirty: Buffer.from(x.dirty).toString('hex'),
+      })));
+      this.manifestKept = true;
+    }
     await this.files.close();
+  }
+}
+
+interface KeptEntry {
+  oid: string;
+  size: number;
+  copies: number;
+  copyPolicy: number;
+  created: boolean;
+  dirty: string;
+}
+
+async function readManifest(path: string): Promise<KeptEntry[] | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(path, 'utf8')) as KeptEntry[];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Write the list durably: a temporary file synced, renamed over, the directory synced. */
+async function writeManifest(path: string, kept: KeptEntry[]): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(kept));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+  const dir = await fsp.open(join(path, '..'), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

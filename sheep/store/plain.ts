@@ -61,10 +61,15 @@ export class PlainStore implements ObjectStore {
   /** -D: descriptors opened O_DIRECT, and the aligned memory they need */
   private readonly dfds = new Map<string, fsp.FileHandle>();
   private aligned: AlignedBuffers | undefined;
-  /** objects written since the last sync() (nosync + trackDirty only) */
-  private readonly dirty = new Set<string>();
-  /** directories whose entries changed since the last sync() (nosync + trackDirty only) */
-  private readonly dirsDirty = new Set<string>();
+  /**
+   * objects written since their last successful datasync (nosync + trackDirty
+   * only), with the sync() generation of their last write: a write that comes
+   * in while a sync runs keeps its object dirty
+   */
+  private readonly dirty = new Map<string, number>();
+  /** directories whose entries changed since their last successful sync, likewise */
+  private readonly dirsDirty = new Map<string, number>();
+  private dirtyGen = 0;
 
   constructor(private readonly o: PlainStoreOptions) {
     this.openFlags = constants.O_RDWR | (o.nosync ? 0 : constants.O_DSYNC);
@@ -261,7 +266,7 @@ export class PlainStore implements ObjectStore {
       // (the kernel keeps buffered and O_DIRECT I/O of one file coherent)
       await writeAll(fh, data, offset);
     }
-    if (this.tracking) this.dirty.add(name);
+    if (this.tracking) this.markDirty(name);
   }
 
   async create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void> {
@@ -286,8 +291,8 @@ export class PlainStore implements ObjectStore {
     await fsp.rename(tmp, this.path(name));
     if (!this.o.nosync) await syncDir(this.dirOf(name));
     if (this.tracking) {
-      this.dirsDirty.add(this.dirOf(name));
-      this.dirty.add(name);
+      this.markDirDirty(this.dirOf(name));
+      this.markDirty(name);
     }
     const fresh = !this.live.has(name);
     this.live.add(name);
@@ -309,7 +314,7 @@ export class PlainStore implements ObjectStore {
     }
     this.live.delete(name);
     this.dirty.delete(name);
-    if (this.tracking) this.dirsDirty.add(this.dirOf(name));
+    if (this.tracking) this.markDirDirty(this.dirOf(name));
     this.usedCache = null;
     await this.o.meta?.delObj(name);
   }
@@ -390,8 +395,8 @@ export class PlainStore implements ObjectStore {
     await fsp.rename(this.path(name), join(this.staleDir, `${name}.${epoch}`));
     if (!this.o.nosync) await syncDir(this.staleDir);
     if (this.tracking) {
-      this.dirsDirty.add(this.dirOf(name));
-      this.dirsDirty.add(this.staleDir);
+      this.markDirDirty(this.dirOf(name));
+      this.markDirDirty(this.staleDir);
     }
     this.live.delete(name);
     this.dirty.delete(name);
@@ -435,20 +440,48 @@ export class PlainStore implements ObjectStore {
     this.usedCache = null;
   }
 
+  private markDirty(name: string): void {
+    this.dirty.set(name, this.dirtyGen);
+  }
+
+  private markDirDirty(dir: string): void {
+    this.dirsDirty.set(dir, this.dirtyGen);
+  }
+
+  /**
+   * Make every tracked write durable. A name leaves the dirty set only after its
+   * datasync succeeded (and only if no write came in meanwhile); any failure
+   * fails the sync, so the journal keeps the records it was protecting.
+   */
   async sync(): Promise<void> {
     if (!this.tracking) return;
-    const names = [...this.dirty];
-    this.dirty.clear();
+    const names = [...this.dirty.keys()];
+    const gen = this.dirtyGen++;
     for (let i = 0; i < names.length; i += 32) {
       await Promise.all(names.slice(i, i + 32).map(async (name) => {
-        if (!this.live.has(name)) return;
-        const fh = await this.fd(name).catch(() => undefined);
-        await fh?.datasync();
+        if (!this.live.has(name)) {
+          this.dirty.delete(name);
+          return;
+        }
+        let fh: fsp.FileHandle;
+        try {
+          fh = await this.fd(name);
+        } catch (e) {
+          // removed meanwhile: nothing left to make durable (the directory sync covers it)
+          if (e instanceof SdError && e.code === SD_RES.NO_OBJ) {
+            this.dirty.delete(name);
+            return;
+          }
+          throw e;
+        }
+        await fh.datasync();
+        if ((this.dirty.get(name) ?? Infinity) <= gen) this.dirty.delete(name);
       }));
     }
-    const dirs = [...this.dirsDirty];
-    this.dirsDirty.clear();
-    for (const dir of dirs) await syncDir(dir);
+    for (const dir of [...this.dirsDirty.keys()]) {
+      await syncDir(dir);
+      if ((this.dirsDirty.get(dir) ?? Infinity) <= gen) this.dirsDirty.delete(dir);
+    }
   }
 
   async close(): Promise<void> {

@@ -162,6 +162,8 @@ export interface ClusterOptions {
   disks?: (i: number, dir: string) => string[];
   /** loopback ports to reserve, one a sheep (default nodes + 4: room for joiners) */
   ports?: number;
+  /** runs before sheep i first starts, e.g. to mount a file system at its directory */
+  prepare?: (i: number, dir: string) => Promise<void>;
 }
 
 /** A cluster of real sheep under a fresh temp directory. */
@@ -181,7 +183,10 @@ export class TestCluster {
     const n = o.nodes ?? 3;
     const c = new TestCluster(await freePorts(o.ports ?? n + 4), o);
     try {
-      for (let i = 0; i < n; i++) await c.startSheep(i);
+      for (let i = 0; i < n; i++) {
+        await o.prepare?.(i, c.dir(i));
+        await c.startSheep(i);
+      }
       if (n > 0) await c.waitMembers(n);
       if (o.copies !== undefined) {
         const r = await c.dog(['cluster', 'format', '-c', String(o.copies)]);

@@ -1,0 +1,237 @@
+/**
+ * Fault schedules against the history checker (issue 13): writers stream
+ * stamped 4 KiB blocks into a VDI through `dog vdi write` while faults are
+ * injected; afterwards every block is read through every sheep and checked.
+ * Every random choice comes from the schedule's seed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { TestCluster, waitFor, type RunResult } from './cluster.js';
+import { BLOCK, History, scheduleSeed, seededRandom, type Violation } from './history.js';
+import { PowerCutFs } from './powercut.js';
+import type { CutMode } from './powercut-fs.js';
+import { waitRecovered } from './recovery.js';
+
+/** Longest one `dog vdi write` may take; past it the attempt's outcome is unknown (its block is poisoned). */
+const DOG_WRITE_TIMEOUT_MS = 90_000;
+
+export interface Writers {
+  /** stop starting writes and wait for those in flight */
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` writers, each writing one random writable block at a time through
+ * one of the sheep `targets()` returns (the sheep up now).
+ */
+export function startWriters(
+  cluster: TestCluster, vdi: string, history: History, random: () => number, count: number, targets: () => number[],
+): Writers {
+  let stopping = false;
+  const loop = async () => {
+    while (!stopping) {
+      let block = Math.floor(random() * history.blocks);
+      for (let i = 0; i < history.blocks && !history.writable(block); i++) block = (block + 1) % history.blocks;
+      if (!history.writable(block)) return;
+      const up = targets();
+      if (up.length === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const via = up[Math.floor(random() * up.length)]!;
+      const { version, data } = history.begin(block);
+      let r: RunResult | undefined;
+      try {
+        r = await cluster.dog(['vdi', 'write', vdi, String(block * BLOCK), String(BLOCK)],
+          { input: data, port: cluster.port(via), timeoutMs: DOG_WRITE_TIMEOUT_MS });
+      } catch {
+        r = undefined;
+      }
+      if (r?.code === 0) {
+        history.ack(block, version);
+      } else {
+        history.fail(block, version);
+        if (!r) history.poison(block);
+      }
+    }
+  };
+  const running = Array.from({ length: count }, loop);
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+/** Read the whole VDI through each sheep given and check every block; the violations found. */
+export async function verifyThrough(cluster: TestCluster, vdi: string, history: History, sheep: number[]): Promise<Violation[]> {
+  const out: Violation[] = [];
+  for (const i of sheep) {
+    let r: RunResult | undefined;
+    try {
+      r = await cluster.dog(['vdi', 'read', vdi, '0', String(history.blocks * BLOCK)], { port: cluster.port(i), timeoutMs: 120_000 });
+    } catch {
+      r = undefined;
+    }
+    const where = `sheep ${i}`;
+    if (!r || r.code !== 0 || r.stdout.length !== history.blocks * BLOCK) {
+      out.push(...history.checkRange(0, undefined, `${where}: ${r?.stderr.trim() ?? 'dog timed out'}`));
+      continue;
+    }
+    out.push(...history.checkRange(0, r.stdout, where));
+  }
+  return out;
+}
+
+/** Wait until all `n` sheep are members and recovery is over on each. */
+export async function settle(cluster: TestCluster, sheep: number[]): Promise<void> {
+  await waitFor(`${sheep.length} members on every sheep`, async () => {
+    for (const i of sheep) await cluster.waitMembers(sheep.length, i);
+    return true;
+  }, 60_000, 500);
+  await waitRecovered(cluster, sheep, 180_000);
+}
+
+/** A readable report of violations (the first few). */
+export function describe(v: Violation[]): string {
+  return v.slice(0, 8).map((x) => `block ${x.block} via ${x.where}: ${x.kind} (${x.detail})`).join('\n') + (v.length > 8 ? `\n... ${v.length - 8} more` : '');
+}
+
+const MiB = 1024 * 1024;
+const VDI_SIZE = 8 * MiB;
+const WRITERS = 4;
+/** Acknowledged writes between two steps of a schedule. */
+const STEP_ACKS = 10;
+
+export interface Setup {
+  copies: number;
+  journal: boolean;
+  /** every sheep's directory on its own power-cut file system */
+  powerCut?: boolean;
+  /** sheep 0 has two md disks, the second on a power-cut file system (its fault switch) */
+  faultyDisk?: boolean;
+}
+
+/** What one schedule did. */
+export interface ScheduleResult {
+  name: string;
+  seed: number;
+  tries: number;
+  acks: number;
+  faults: number;
+  violations: Violation[];
+}
+
+async function withCluster(
+  name: string, s: Setup,
+  body: (c: TestCluster, h: History, random: () => number, all: number[], disks: PowerCutFs[]) => Promise<{ what: string; faults: number }>,
+  seed = scheduleSeed(name),
+): Promise<ScheduleResult> {
+  const random = seededRandom(seed);
+  const nodes = s.copies + 2;
+  const disks: PowerCutFs[] = [];
+  const scratch = s.powerCut || s.faultyDisk ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
+  let c: TestCluster | undefined;
+  try {
+    c = await TestCluster.start({
+      nodes, copies: s.copies, nosync: false, sheepArgs: s.journal ? () => ['-j', 'size=64M'] : undefined,
+      disks: s.faultyDisk ? (i, dir) => (i === 0 ? [`${dir}-d1`, `${dir}-d2`] : []) : undefined,
+      prepare: !scratch ? undefined : s.powerCut
+        // each sheep's whole directory (store, journal, LevelDB metadata, log) on a power-cut mount
+        ? async (i, dir) => { disks.push(await PowerCutFs.mount(join(scratch, String(i)), dir)); }
+        : async (i, dir) => { if (i === 0) disks.push(await PowerCutFs.mount(join(scratch, 'd2'), `${dir}-d2`)); },
+    });
+    // 1 MiB objects: the VDI's 8 objects spread over every sheep. Preallocated:
+    // concurrent dogs must not race to create one object (a create replaces it
+    // whole; a VDI has one writer, QEMU, that never does that)
+    assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', 'h', String(VDI_SIZE)])).code, 0);
+    const h = new History(VDI_SIZE / 4096);
+    const all = [...Array(nodes).keys()];
+    const faults = await body(c, h, random, all, disks);
+    await settle(c, all);
+    const v = await verifyThrough(c, 'h', h, all);
+    console.log(`${name}: ${h.summary()}; ${faults.what}; ${v.length} violations${v.length ? `\n${describe(v)}` : ''}`);
+    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v };
+  } finally {
+    // the sheep go first, then their mounts, then the directories
+    if (c) await Promise.all([...c.pids.keys()].map((i) => c!.kill9(i)));
+    for (const d of disks) await d.cleanup();
+    await c?.cleanup();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const acksReach = (h: History, n: number) => waitFor(`${n} acknowledged writes`, () => h.acks >= n, 120_000, 50);
+
+function pick(random: () => number, from: number[], n: number): number[] {
+  const pool = [...from];
+  const out: number[] = [];
+  while (out.length < n) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
+  return out;
+}
+
+/** kill -9 of copies-1 random sheep of copies+2 mid-write; they come back; writes go on. */
+export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, s, async (c, h, random, all) => {
+    const up = new Set(all);
+    const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
+    await acksReach(h, STEP_ACKS);
+    const victims = pick(random, all, s.copies - 1);
+    for (const v of victims) up.delete(v);
+    await Promise.all(victims.map((v) => c.kill9(v)));
+    await acksReach(h, h.acks + STEP_ACKS);
+    for (const v of victims) {
+      await c.startSheep(v);
+      up.add(v);
+    }
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    return { what: `kill -9 of sheep ${victims.join(',')} mid-write, restarted`, faults: victims.length };
+  }, seed);
+}
+
+/**
+ * kill -9 of every sheep mid-write, and with `cut` a power cut of every sheep's
+ * disk (what was not made durable is forgotten that way); all restart, writes go on.
+ */
+export function killAll(name: string, s: Setup, seed?: number, cut?: CutMode): Promise<ScheduleResult> {
+  return withCluster(name, cut ? { ...s, powerCut: true } : s, async (c, h, random, all, disks) => {
+    const up = new Set(all);
+    const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
+    await acksReach(h, STEP_ACKS);
+    up.clear();
+    // all at once: the signals first, then wait for each to be gone
+    for (const i of all) process.kill(c.pids.get(i)!, 'SIGKILL');
+    await Promise.all(all.map((i) => c.kill9(i)));
+    let undone = 0;
+    for (const d of disks) undone += await d.cut(cut!, Math.floor(random() * 2 ** 31));
+    for (const i of pick(random, all, all.length)) await c.startSheep(i);
+    for (const i of all) up.add(i);
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    const power = cut ? ` and a power cut (${cut}: ${undone} changes forgotten)` : '';
+    return { what: `kill -9 of every sheep mid-write${power}, restarted`, faults: all.length };
+  }, seed);
+}
+
+/** kill -9 of every sheep mid-write and a power cut of every disk (`mode`), then all restart. */
+export function powerCut(name: string, s: Setup, mode: CutMode, seed?: number): Promise<ScheduleResult> {
+  return killAll(name, s, seed, mode);
+}
+
+/** One md disk of sheep 0 starts answering EIO mid-write (and stays so); writes go on. */
+export function diskEio(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { ...s, faultyDisk: true }, async (c, h, random, all, disks) => {
+    const w = startWriters(c, 'h', h, random, WRITERS, () => all);
+    await acksReach(h, STEP_ACKS);
+    await disks[0]!.fault('/', true);
+    await waitFor('sheep 0 to take the failing disk out',
+      () => readFileSync(join(c.dir(0), 'sheep.log'), 'utf8').includes(`disk ${c.dir(0)}-d2 failed`), 120_000, 200);
+    await acksReach(h, h.acks + 2 * STEP_ACKS);
+    await w.stop();
+    return { what: 'EIO from one of two md disks of sheep 0 mid-write', faults: 1 };
+  }, seed);
+}
