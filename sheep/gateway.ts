@@ -6,9 +6,10 @@ import {
 } from '../shared/oid.js';
 import { SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
-import { SD_OP } from '../shared/proto/opcodes.js';
+import { opName, SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import type { Sheep } from './sheep.js';
+import { STAGE_TIMES_ON, stageNow, stageSince } from './stage-times.js';
 
 /** Results after which the whole request is tried again on a fresh ring. */
 const RETRYABLE: ReadonlySet<number> = new Set([
@@ -103,9 +104,16 @@ export class Gateway {
 
   /** Send a peer request to one node (or run it here when the node is us). */
   async peer(node: SdNode, hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
-    if (this.isSelf(node)) return this.s.peerLocal(hdr, payload);
+    const t0 = stageNow();
+    if (this.isSelf(node)) {
+      if (!STAGE_TIMES_ON) return this.s.peerLocal(hdr, payload);
+      const r = await this.s.peerLocal(hdr, payload);
+      stageSince(`${opName(hdr.opcode)} here`, t0);
+      return r;
+    }
     const conn = await this.s.peerConn(node);
     const r = await conn.request(hdr, payload, PEER_TIMEOUT_MS);
+    if (STAGE_TIMES_ON) stageSince(`${opName(hdr.opcode)} round trip`, t0);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `from ${node.port}`);
     return r;
   }

@@ -8,6 +8,7 @@ import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
 import { lookupOp } from './ops/index.js';
+import { STAGE_TIMES_ON, stageNow, stageRecord } from './stage-times.js';
 import type { Sheep } from './sheep.js';
 
 /** Largest request payload accepted; bigger announcements close the connection. */
@@ -84,6 +85,9 @@ export class Server {
     this.sockets.add(sock);
     let inflight = 0;
     let paused = false;
+    // stage timing: when the current frame's first and last bytes arrived
+    let frameStart = 0;
+    let chunkAt = 0;
     const reader = new FrameReader(
       (req) => {
         if (!req.isWrite) return 0;
@@ -98,7 +102,9 @@ export class Server {
           paused = true;
           sock.pause();
         }
-        void this.handle(sock, req, payload).finally(() => {
+        const started = frameStart;
+        frameStart = chunkAt;
+        void this.handle(sock, req, payload, started, chunkAt).finally(() => {
           inflight--;
           if (paused && inflight < MAX_INFLIGHT_PER_CONN / 2) {
             paused = false;
@@ -108,6 +114,10 @@ export class Server {
       },
     );
     sock.on('data', (chunk: Buffer) => {
+      if (STAGE_TIMES_ON) {
+        chunkAt = stageNow();
+        if (!reader.midFrame) frameStart = chunkAt;
+      }
       try {
         reader.push(chunk);
       } catch (e) {
@@ -122,17 +132,20 @@ export class Server {
     sock.on('close', () => this.sockets.delete(sock));
   }
 
-  private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
+  private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined, frameStart = 0, frameEnd = 0): Promise<void> {
+    const tParsed = stageNow();
     this.inflight++;
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
+    let tDispatched = 0;
     this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
       if (!def) throw new SdError(SD_RES.INVALID_PARMS, `opcode 0x${req.opcode.toString(16)}`);
       this.admit(def.force === true);
+      tDispatched = stageNow();
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
       else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
     } catch (e) {
@@ -146,7 +159,23 @@ export class Server {
     } finally {
       this.s.stats.end(kind, data?.length ?? 0);
     }
-    this.reply(sock, req, rsp, data);
+    if (STAGE_TIMES_ON) {
+      const op = opName(req.opcode);
+      const tDone = stageNow();
+      stageRecord(`${op} 1 socket read`, frameEnd - frameStart);
+      stageRecord(`${op} 2 parse`, tParsed - frameEnd);
+      if (tDispatched) {
+        stageRecord(`${op} 3 dispatch`, tDispatched - tParsed);
+        stageRecord(`${op} 4 handler`, tDone - tDispatched);
+      }
+      this.reply(sock, req, rsp, data, () => {
+        const t = stageNow();
+        stageRecord(`${op} 5 reply written`, t - tDone);
+        stageRecord(`${op} 6 total`, t - frameStart);
+      });
+    } else {
+      this.reply(sock, req, rsp, data);
+    }
     if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
@@ -164,7 +193,7 @@ export class Server {
     }
   }
 
-  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined): void {
+  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): void {
     if (sock.destroyed) return;
     const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
     const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
@@ -172,8 +201,8 @@ export class Server {
     // the epoch when the answer leaves, not when the request came in (format, joins)
     rsp.epoch = this.s.group.epoch;
     sock.cork();
-    sock.write(rsp.buf);
-    if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len));
+    sock.write(rsp.buf, len > 0 ? undefined : written);
+    if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len), written);
     sock.uncork();
   }
 }

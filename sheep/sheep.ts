@@ -29,6 +29,7 @@ import { parseObjectName } from './store/store.js';
 import type { ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
 import { VdiTable } from './vdi-table.js';
+import { stageTimesAtExit } from './stage-times.js';
 
 /** Time a peer gets to answer a membership-time request (VDI states at join). */
 const JOIN_SYNC_TIMEOUT_MS = 10_000;
@@ -144,6 +145,7 @@ export class Sheep {
       ...(o.ioAddr ? { ioAddr: makeNode(o.ioAddr.host, o.ioAddr.port).addr, ioPort: o.ioAddr.port } : {}),
     });
     await this.server.listen();
+    stageTimesAtExit(o.port);
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
