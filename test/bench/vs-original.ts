@@ -24,15 +24,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SheepConnection } from '../../shared/client.js';
-import { vidToDataOid } from '../../shared/oid.js';
-import { SD_FLAG } from '../../shared/proto/flags.js';
-import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
-import { SD_RES } from '../../shared/proto/results.js';
+import { LAT_JOBS, latency, latencyObject, median } from './one-in-flight.js';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
 import { DOG, freePorts, pidAlive, ROOT, run, TestCluster, waitFor } from '../lib/cluster.js';
 
@@ -147,45 +141,6 @@ async function fio(file: string, job: FioJob): Promise<number> {
   return job.metric === 'MB/s' ? side.bw_bytes / 1e6 : side.iops;
 }
 
-interface LatJob { name: string; op: number; size: number }
-const LAT_JOBS: LatJob[] = [
-  { name: 'READ_OBJ 4 KiB', op: SD_OP.READ_OBJ, size: 4096 },
-  { name: 'WRITE_OBJ 4 KiB', op: SD_OP.WRITE_OBJ, size: 4096 },
-  { name: 'READ_OBJ 128 KiB', op: SD_OP.READ_OBJ, size: 128 * 1024 },
-  { name: 'WRITE_OBJ 128 KiB', op: SD_OP.WRITE_OBJ, size: 128 * 1024 },
-];
-
-/** Median µs of `REQUESTS` requests sent one at a time to the gateway at `port`. */
-async function latency(port: number, oid: bigint, job: LatJob): Promise<number> {
-  const c = await SheepConnection.connect({ host: '127.0.0.1', port });
-  try {
-    const write = job.op === SD_OP.WRITE_OBJ;
-    const payload = write ? randomBytes(job.size) : undefined;
-    const times: number[] = [];
-    const warmup = Math.min(200, REQUESTS);
-    for (let i = 0; i < warmup + REQUESTS; i++) {
-      const h = SdHeader.request(job.op, write ? SD_FLAG.CMD_WRITE : 0, job.size);
-      h.objOid = oid;
-      // walk the object in steps of the request size so no one block stays hot
-      h.objOffset = (i * job.size) % (4 * MiB);
-      h.objCopies = 3;
-      const t0 = process.hrtime.bigint();
-      const r = await c.request(h, payload, 30_000);
-      const t = Number(process.hrtime.bigint() - t0) / 1000;
-      if (r.hdr.result !== SD_RES.SUCCESS) throw new Error(`${job.name} on ${port}: result ${r.hdr.result}`);
-      if (i >= warmup) times.push(t);
-    }
-    return median(times);
-  } finally {
-    c.close();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
 async function timedShell(what: string, cmd: string, dogPath: string, port: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   const r = await run('bash', ['-c', cmd], {
@@ -195,19 +150,6 @@ async function timedShell(what: string, cmd: string, dogPath: string, port: numb
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}`);
   return secs;
-}
-
-/** A VDI written whole, and the oid of its first data object (for the latency loop). */
-async function latencyObject(side: Side): Promise<bigint> {
-  const mk = await side.dog(['vdi', 'create', 'lat.img', '8M']);
-  if (mk.code !== 0) throw new Error(`${side.name}: ${mk.stderr}`);
-  const w = await side.dog(['vdi', 'write', 'lat.img'], randomBytes(8 * MiB));
-  if (w.code !== 0) throw new Error(`${side.name}: ${w.stderr}`);
-  const l = await side.dog(['vdi', 'list', '-r', 'lat.img']);
-  // `= name snapid size used shared ctime vid copies tag block_shift`
-  const vid = parseInt(l.out.trim().split(' ')[7]!, 16);
-  if (!(vid > 0 && vid < 2 ** 24)) throw new Error(`${side.name}: no vid in ${l.out}`);
-  return vidToDataOid(vid, 0);
 }
 
 // --- the table -----------------------------------------------------------------
@@ -251,7 +193,7 @@ async function stageBreakdown(work: string): Promise<void> {
     };
     const oid = await latencyObject(side);
     const lat: Record<string, number> = {};
-    for (const job of LAT_JOBS) lat[job.name] = await latency(side.port, oid, job);
+    for (const job of LAT_JOBS) lat[job.name] = await latency(side.port, oid, job, REQUESTS);
     for (let i = 0; i < 3; i++) await cluster.stop(i);
     console.log(`\nour request path, per stage (median µs; SHEEPDOG_STAGE_TIMES on, ${REQUESTS} requests per job, one in flight)`);
     console.log(`one-in-flight medians in this run: ${LAT_JOBS.map((j) => `${j.name} ${lat[j.name]!.toFixed(0)} µs`).join(', ')}`);
@@ -336,7 +278,7 @@ async function compare(work: string): Promise<void> {
 
     const latRows: Row[] = [];
     for (const job of LAT_JOBS) {
-      const [a, b] = await alternate(sides, (s) => latency(s.port, oids.get(s)!, job));
+      const [a, b] = await alternate(sides, (s) => latency(s.port, oids.get(s)!, job, REQUESTS));
       latRows.push({ name: job.name, unit: 'µs', ours: a, orig: b, lowerIsBetter: true });
     }
     printTable(`one request in flight to the gateway sheep (median of ${REQUESTS}, copies 3)`, latRows);
