@@ -111,7 +111,8 @@ export class Gateway {
       stageSince(`${opName(hdr.opcode)} here`, t0);
       return r;
     }
-    const conn = await this.s.peerConn(node);
+    // a connection that is up sends at once: no turn of the event loop before the bytes leave
+    const conn = this.s.readyPeerConn(node) ?? await this.s.peerConn(node);
     const r = await conn.request(hdr, payload, PEER_TIMEOUT_MS);
     if (STAGE_TIMES_ON) stageSince(`${opName(hdr.opcode)} round trip`, t0);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `from ${node.port}`);
@@ -160,7 +161,12 @@ export class Gateway {
     await this.retrying(`${op.toString(16)} ${io.oid.toString(16)}`, async () => {
       const holders = this.holders(io.oid, this.copies(io.oid, io.copies));
       const hdr = this.peerHeader(op, io, dataLength, payload !== undefined);
-      const results = await Promise.allSettled(holders.map((n) => this.peer(n, hdr, payload)));
+      // the peers' requests leave first; this sheep's own copy (synchronous
+      // I/O with -n) is written while they travel
+      const sent: Promise<{ hdr: SdHeader; data: Buffer }>[] = new Array(holders.length);
+      holders.forEach((n, i) => { if (!this.isSelf(n)) sent[i] = this.peer(n, hdr, payload); });
+      holders.forEach((n, i) => { if (this.isSelf(n)) sent[i] = this.peer(n, hdr, payload); });
+      const results = await Promise.allSettled(sent);
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) throw failed[failed.length - 1]!.reason;
       // A holder that moved to a new epoch while writing may have been read by

@@ -208,6 +208,12 @@ export class Sheep {
     }
   }
 
+  /** The connection peerConn() would give, when it is up already and no choice is pending. */
+  readyPeerConn(node: SdNode): SheepConnection | undefined {
+    if (node.ioPort !== 0) return undefined;
+    return this.pool.ready({ host: addrToString(node.addr), port: node.port });
+  }
+
   /** Drop the connections to a departed peer. */
   dropPeer(node: SdNode): void {
     this.pool.drop(this.ioTarget(node));

@@ -21,6 +21,7 @@
  *
  * Usage: npx tsc -p . && node build/test/bench/vs-original.js
  *          [--size 512M] [--runtime 5] [--dog-mib 1024] [--requests 2000] [--rounds 3]
+ *          [--stages-only]  (only the breakdown of ours, no original)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -221,7 +222,7 @@ async function stageBreakdown(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'vs-original-'));
   try {
-    await compare(work);
+    if (!process.argv.includes('--stages-only')) await compare(work);
     await stageBreakdown(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
