@@ -43,7 +43,8 @@ const REQUESTS = Number(arg('--requests', '2000'));
 const ROUNDS = Number(arg('--rounds', '3'));
 const IODEPTH = 16;
 const MiB = 1024 * 1024;
-const ORIG_BIN = join(ROOT, '../shared/original/bin');
+/** the original's programs (SHEEPDOG_ORIGINAL_BIN overrides, e.g. when running from a copy of the tree) */
+const ORIG_BIN = process.env.SHEEPDOG_ORIGINAL_BIN ?? join(ROOT, '../shared/original/bin');
 const ORIG_DOG = join(ORIG_BIN, 'dog');
 
 /** One side of the comparison: how to reach its sheep, its dog and its volume. */
