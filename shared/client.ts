@@ -169,8 +169,16 @@ export function untrim(reply: Reply, length: number): Buffer {
 /** One live connection per peer, made on first use and dropped when it breaks. */
 export class ConnectionPool {
   private readonly conns = new Map<string, Promise<SheepConnection>>();
+  /** the connections of `conns` that are up, for a caller that must not wait a turn */
+  private readonly open = new Map<string, SheepConnection>();
 
   constructor(private readonly connectTimeoutMs = CONNECT_TIMEOUT_MS) {}
+
+  /** The live connection to target, if one is up (no promise, no turn of the event loop). */
+  ready(target: Target): SheepConnection | undefined {
+    const c = this.open.get(targetString(target));
+    return c && !c.isClosed ? c : undefined;
+  }
 
   get(target: Target): Promise<SheepConnection> {
     const key = targetString(target);
@@ -180,7 +188,9 @@ export class ConnectionPool {
       (c) => {
         c.onClose(() => {
           if (this.conns.get(key) === p) this.conns.delete(key);
+          if (this.open.get(key) === c) this.open.delete(key);
         });
+        if (this.conns.get(key) === p && !c.isClosed) this.open.set(key, c);
         return c;
       },
       (err) => {
@@ -197,11 +207,13 @@ export class ConnectionPool {
     const key = targetString(target);
     const p = this.conns.get(key);
     this.conns.delete(key);
+    this.open.delete(key);
     p?.then((c) => c.close(), () => {});
   }
 
   closeAll(): void {
     for (const p of this.conns.values()) p.then((c) => c.close(), () => {});
     this.conns.clear();
+    this.open.clear();
   }
 }

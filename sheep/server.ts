@@ -9,7 +9,15 @@ import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcode
 import { resultName, SD_RES } from '../shared/proto/results.js';
 import { listenOn } from './listen.js';
 import { lookupOp } from './ops/index.js';
+import { STAGE_TIMES_ON, stageNow, stageRecord } from './stage-times.js';
 import type { Sheep } from './sheep.js';
+
+interface RunResult {
+  hdr: SdHeader;
+  data: Buffer | undefined;
+  /** stage timing: when the handler was called (0 when timing is off or it never was) */
+  dispatchedAt: number;
+}
 
 /** Largest request payload accepted; bigger announcements close the connection. */
 export const MAX_REQUEST_PAYLOAD = Math.max(SD_INODE_SIZE, 128 * 1024 * 1024);
@@ -78,6 +86,9 @@ export class Server {
     this.sockets.add(sock);
     let inflight = 0;
     let paused = false;
+    // stage timing: when the current frame's first and last bytes arrived
+    let frameStart = 0;
+    let chunkAt = 0;
     const reader = new FrameReader(
       (req) => {
         if (!req.isWrite) return 0;
@@ -92,7 +103,9 @@ export class Server {
           paused = true;
           sock.pause();
         }
-        void this.handle(sock, req, payload).finally(() => {
+        const started = frameStart;
+        frameStart = chunkAt;
+        void this.handle(sock, req, payload, started, chunkAt).finally(() => {
           inflight--;
           if (paused && inflight < MAX_INFLIGHT_PER_CONN / 2) {
             paused = false;
@@ -102,6 +115,10 @@ export class Server {
       },
     );
     sock.on('data', (chunk: Buffer) => {
+      if (STAGE_TIMES_ON) {
+        chunkAt = stageNow();
+        if (!reader.midFrame) frameStart = chunkAt;
+      }
       try {
         reader.push(chunk);
       } catch (e) {
@@ -116,10 +133,29 @@ export class Server {
     sock.on('close', () => this.sockets.delete(sock));
   }
 
-  private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined): Promise<void> {
+  private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined, frameStart = 0, frameEnd = 0): Promise<void> {
+    const tParsed = stageNow();
     this.inflight++;
     const out = await this.run(req, payload);
-    if (out) this.reply(sock, req, out.hdr, out.data);
+    if (!out) {
+      // a sheep that is going down over a broken invariant answers nothing
+    } else if (STAGE_TIMES_ON) {
+      const op = opName(req.opcode);
+      const tDone = stageNow();
+      stageRecord(`${op} 1 socket read`, frameEnd - frameStart);
+      stageRecord(`${op} 2 parse`, tParsed - frameEnd);
+      if (out.dispatchedAt) {
+        stageRecord(`${op} 3 dispatch`, out.dispatchedAt - tParsed);
+        stageRecord(`${op} 4 handler`, tDone - out.dispatchedAt);
+      }
+      this.reply(sock, req, out.hdr, out.data, () => {
+        const t = stageNow();
+        stageRecord(`${op} 5 reply written`, t - tDone);
+        stageRecord(`${op} 6 total`, t - frameStart);
+      });
+    } else {
+      this.reply(sock, req, out.hdr, out.data);
+    }
     this.finished();
   }
 
@@ -143,17 +179,23 @@ export class Server {
     if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private async run(req: SdHeader, payload: Buffer | undefined): Promise<{ hdr: SdHeader; data: Buffer | undefined } | undefined> {
+  /**
+   * Admit, dispatch and count one request. Undefined when it tripped a broken
+   * invariant: the sheep is then going down and answers nothing.
+   */
+  private async run(req: SdHeader, payload: Buffer | undefined): Promise<RunResult | undefined> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
     let data: Buffer | undefined;
     let broken = false;
+    let dispatchedAt = 0;
     const started = this.s.stats.begin(kind, req.opcode, payload?.length ?? 0);
     try {
       if (!versionOk(req)) throw new SdError(SD_RES.VER_MISMATCH);
       if (!def) throw new SdError(SD_RES.INVALID_PARMS, `opcode 0x${req.opcode.toString(16)}`);
       this.admit(def.force === true);
+      dispatchedAt = stageNow();
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
       else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
     } catch (e) {
@@ -170,8 +212,7 @@ export class Server {
     } finally {
       this.s.stats.end(kind, data?.length ?? 0, started);
     }
-    // a sheep that is going down over a broken invariant answers nothing
-    return broken ? undefined : { hdr: rsp, data };
+    return broken ? undefined : { hdr: rsp, data, dispatchedAt };
   }
 
   /** The status gate: what may run while the cluster is not serving. */
@@ -188,7 +229,7 @@ export class Server {
     }
   }
 
-  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined): void {
+  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): void {
     if (sock.destroyed) return;
     const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
     const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
@@ -196,8 +237,8 @@ export class Server {
     // the epoch when the answer leaves, not when the request came in (format, joins)
     rsp.epoch = this.s.group.epoch;
     sock.cork();
-    sock.write(rsp.buf);
-    if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len));
+    sock.write(rsp.buf, len > 0 ? undefined : written);
+    if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len), written);
     sock.uncork();
   }
 }

@@ -32,6 +32,7 @@ import { parseObjectName } from './store/store.js';
 import type { DiskInfo, ObjectStore } from './store/store.js';
 import { VdiManager } from './vdi.js';
 import { VdiTable } from './vdi-table.js';
+import { stageTimesAtExit } from './stage-times.js';
 
 /** Time a peer gets to answer a membership-time request (VDI states at join). */
 const JOIN_SYNC_TIMEOUT_MS = 10_000;
@@ -154,6 +155,7 @@ export class Sheep {
     await this.server.listen();
     this.nbd = await NbdServer.start(this);
     this.metrics = await MetricsServer.start(this);
+    stageTimesAtExit(o.port);
     await this.writePidFile();
     this.installSignals();
     await this.driver.start(this.self, this.group.joinPayload(), this.group);
@@ -253,6 +255,12 @@ export class Sheep {
       this.ioDown.set(key, Date.now());
       return this.pool.get(main);
     }
+  }
+
+  /** The connection peerConn() would give, when it is up already and no choice is pending. */
+  readyPeerConn(node: SdNode): SheepConnection | undefined {
+    if (node.ioPort !== 0) return undefined;
+    return this.pool.ready({ host: addrToString(node.addr), port: node.port });
   }
 
   /** Drop the connections to a departed peer. */

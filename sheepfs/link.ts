@@ -67,6 +67,8 @@ export class SheepLink {
   /** candidates in preference order: the chosen sheep first, then the members last seen */
   private members: HostPort[] = [];
   private readonly conns = new Map<string, (Promise<SheepConnection> | undefined)[]>();
+  /** the slots of `conns` whose connection is up, taken without a timer or a promise */
+  private readonly up = new Map<string, (SheepConnection | undefined)[]>();
   private rr = 0;
   private lastRefresh = 0;
   private closed = false;
@@ -110,15 +112,34 @@ export class SheepLink {
     if (existing) return existing;
     const p = SheepConnection.connect(t, this.limits.connectTimeoutMs);
     slots[i] = p;
+    let up = this.up.get(k);
+    if (!up) this.up.set(k, up = new Array(slots.length).fill(undefined));
     p.then(
-      (c) => c.onClose(() => { if (slots![i] === p) slots![i] = undefined; }),
+      (c) => {
+        if (slots![i] === p) up![i] = c;
+        c.onClose(() => {
+          if (slots![i] === p) slots![i] = undefined;
+          if (up![i] === c) up![i] = undefined;
+        });
+      },
       () => { if (slots![i] === p) slots![i] = undefined; },
     );
     return p;
   }
 
+  /** The next slot's connection when it is up (what connection() would resolve to at once). */
+  private readyConnection(t: HostPort): SheepConnection | undefined {
+    const up = this.up.get(key(t));
+    if (!up) return undefined;
+    const c = up[this.rr % up.length];
+    if (!c || c.isClosed) return undefined;
+    this.rr++;
+    return c;
+  }
+
   private drop(t: HostPort): void {
     const slots = this.conns.get(key(t));
+    this.up.delete(key(t));
     if (!slots) return;
     this.conns.delete(key(t));
     for (const p of slots) p?.then((c) => c.close(), () => {});
@@ -186,7 +207,7 @@ export class SheepLink {
       const left = deadline - Date.now();
       if (left <= 0 || attempt >= maxAttempts) break;
       try {
-        const c = await withTimeout(this.connection(t), Math.min(left, this.limits.connectTimeoutMs));
+        const c = this.readyConnection(t) ?? await withTimeout(this.connection(t), Math.min(left, this.limits.connectTimeoutMs));
         const tryMs = write ? this.limits.writeTryTimeoutMs
           : quickPass ? Math.min(UNREACHABLE_TRY_MS, this.limits.tryTimeoutMs) : this.limits.tryTimeoutMs;
         const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), tryMs)));

@@ -6,6 +6,7 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { ecStripFileSize } from '../ec-io.js';
 import type { Sheep } from '../sheep.js';
+import { stageNow, stageSince } from '../stage-times.js';
 import type { ObjectRef } from '../store/store.js';
 import type { OpHandler, OpTable } from './types.js';
 
@@ -84,7 +85,9 @@ const createPeer: OpHandler = async (s, req, data, rsp) => {
 };
 
 const readPeer: OpHandler = async (s, req, _data, rsp) => {
+  const tEpoch = stageNow();
   await checkEpoch(s, req, rsp);
+  stageSince('READ_PEER epoch check', tEpoch);
   const store = storeOf(s);
   const ref = refOf(s, req);
   const size = localSize(s, req, ref);
@@ -102,16 +105,23 @@ const readPeer: OpHandler = async (s, req, _data, rsp) => {
     if (tag === undefined || tag < req.objTgtEpoch) throw new SdError(SD_RES.NO_OBJ);
     return store.readStale(ref, tag, req.objOffset, req.dataLength);
   }
-  return store.read(ref, req.objOffset, req.dataLength);
+  const t0 = stageNow();
+  const buf = await store.read(ref, req.objOffset, req.dataLength);
+  stageSince('READ_PEER store read', t0);
+  return buf;
 };
 
 const writePeer: OpHandler = async (s, req, data, rsp) => {
+  const tEpoch = stageNow();
   await checkEpoch(s, req, rsp);
+  stageSince('WRITE_PEER epoch check', tEpoch);
   const store = storeOf(s);
   const ref = refOf(s, req);
   const payload = data ?? Buffer.alloc(0);
   checkRange(req.objOffset, payload.length, localSize(s, req, ref));
+  const t0 = stageNow();
   if (payload.length > 0) await store.write(ref, req.objOffset, payload);
+  stageSince('WRITE_PEER store write', t0);
 };
 
 const removePeer: OpHandler = async (s, req, _data, rsp) => {
