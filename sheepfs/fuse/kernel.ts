@@ -17,7 +17,7 @@
  * Header and fixed-size reply structs share one scratch buffer (the kernel
  * has copied it when writev returns).
  *
- * Mounting (root only): open /dev/fuse, then `mount -i -t fuse.sheepfs -o
+ * Mounting (root only): open /dev/fuse, then `mount -i -c -t fuse -o
  * fd=3,...` from a child given the descriptor as fd 3 (Node opens with
  * O_CLOEXEC: no other child inherits it). The kernel's first request is INIT.
  * The unmount helper (started before the open) runs `umount -l` when asked or
@@ -345,7 +345,7 @@ class Session {
 /** Run `mount` with the descriptor as its fd 3; resolves when it succeeded. */
 function runMount(fd: number, mnt: string, o: MountOptions): Promise<void> {
   const opts = `fd=3,rootmode=40000,user_id=${process.getuid?.() ?? 0},group_id=${process.getgid?.() ?? 0},allow_other`;
-  const child = spawn('mount', ['-i', '-c', '-t', 'fuse.sheepfs', '-o', opts, o.fsname, mnt], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  const child = spawn('mount', ['-i', '-c', '-t', 'fuse', '-o', opts, o.fsname, mnt], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d; });
   return new Promise((resolve, reject) => {
