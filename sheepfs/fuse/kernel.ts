@@ -148,6 +148,7 @@ class Session {
   /** One reply: header and `len` struct bytes from scratch (written at 16), then data. */
   private reply(unique: bigint, error: number, len = 0, data?: Uint8Array): void {
     const total = SIZE.outHeader + len + (data?.length ?? 0);
+    if (this.o.debug) this.o.log(`reply ${unique} error ${error} ${total} bytes`);
     encodeOutHeader(this.scratch, total, error, unique);
     const head = this.scratch.subarray(0, SIZE.outHeader + len);
     try {
@@ -177,6 +178,7 @@ class Session {
   /** One request in `buf` (ours until give()). */
   private request(buf: Buffer, n: number): void {
     const h = decodeInHeader(buf);
+    if (this.o.debug) this.o.log(`request ${h.unique} opcode ${h.opcode} node ${h.nodeid} ${n} bytes`);
     if (this.init) return this.handleInit(buf, h.unique, h.opcode);
     const node = this.nodes.get(h.nodeid);
     const u = h.unique;
@@ -221,7 +223,8 @@ class Session {
         const flags = decodeOpenFlags(buf);
         this.give(buf);
         // the file system's handlers take concurrent writes: let direct writes to one file run in parallel
-        const openFlags = FOPEN.PARALLEL_DIRECT_WRITES | (this.o.pageCache ? 0 : FOPEN.DIRECT_IO);
+        const cached = this.fs.usesPageCache?.() ?? this.o.pageCache;
+        const openFlags = FOPEN.PARALLEL_DIRECT_WRITES | (cached ? 0 : FOPEN.DIRECT_IO);
         return g('open', path, () => this.fs.open(path, flags), (fh) =>
           this.reply(u, 0, encodeOpenOut(this.scratch, SIZE.outHeader, fh, openFlags)));
       }

@@ -24,6 +24,8 @@ export interface FileSystem {
   truncate(path: string, size: number): Promise<void>;
   fsync(path: string, fh: number): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** whether files opened now may use the kernel's page cache (config/page_cache); asked at each open where the backend can */
+  usesPageCache?(): boolean;
 }
 
 /** kernel: /dev/fuse spoken directly; native: fuse-native (libfuse2); auto: kernel where it can run. */
