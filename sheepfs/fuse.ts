@@ -70,6 +70,7 @@ export async function mount(mnt: string, fs: FileSystem, o: MountOptions): Promi
     if (gone) return;
     gone = true;
     clearInterval(watch);
+    b.dismiss();
     for (const fn of goneListeners.splice(0)) fn();
   };
   let checking = false;

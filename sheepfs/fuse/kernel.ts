@@ -402,6 +402,7 @@ export async function mountKernel(mnt: string, fs: FileSystem, o: MountOptions):
   return {
     description: `kernel FUSE 7.${session.minor} over /dev/fuse, ${MAX_WRITE >> 20} MiB requests, parallel direct writes`,
     unmount: helper.unmount,
+    dismiss: helper.cancel,
     onEnd: (fn) => session.onEnd(fn),
   };
 }

@@ -63,7 +63,7 @@ export async function mountNative(mnt: string, fs: FileSystem, o: MountOptions):
     helper.cancel();
     throw e;
   }
-  return { description: 'fuse-native (libfuse2, 128 KiB requests)', unmount: helper.unmount, onEnd: () => {} };
+  return { description: 'fuse-native (libfuse2, 128 KiB requests)', unmount: helper.unmount, dismiss: helper.cancel, onEnd: () => {} };
 }
 
 /** fuse-native's callback-style operations around the promise-based FileSystem. */

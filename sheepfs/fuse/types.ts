@@ -49,6 +49,8 @@ export interface Backend {
   description: string;
   /** start unmounting (lazily); fuse.ts waits for the mount to go */
   unmount(): void;
+  /** the mount is gone: end the unmount helper without it unmounting (a later mount at the same place is not ours) */
+  dismiss(): void;
   /** called when the backend's connection to the kernel ends */
   onEnd(fn: () => void): void;
 }
