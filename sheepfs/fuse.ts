@@ -45,6 +45,14 @@ export function backendFromEnv(): FuseBackendChoice | undefined {
   return FUSE_BACKENDS.includes(v as FuseBackendChoice) ? (v as FuseBackendChoice) : undefined;
 }
 
+/** For --help: the backend a mount would use here now. */
+export function backendHere(choice: FuseBackendChoice): string {
+  if (choice === 'native') return 'native (asked for)';
+  const why = kernelUnavailable();
+  if (why) return choice === 'kernel' ? `none: kernel was asked for, but ${why}` : `native (kernel cannot run: ${why})`;
+  return choice === 'kernel' ? 'kernel (asked for)' : 'kernel (native if the mount is refused)';
+}
+
 async function mountBackend(mnt: string, fs: FileSystem, o: MountOptions): Promise<Backend> {
   if (o.backend === 'native') return mountNative(mnt, fs, o);
   const why = kernelUnavailable();

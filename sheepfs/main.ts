@@ -17,7 +17,7 @@ import { SD_RES, resultText } from '../shared/proto/results.js';
 import { SD_MAX_NODES, SD_NODE_SIZE } from '../shared/node.js';
 import { Catalogue } from './catalogue.js';
 import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
-import { backendFromEnv, checkMountpoint, mount, type Mounted } from './fuse.js';
+import { backendFromEnv, backendHere, checkMountpoint, mount, type Mounted } from './fuse.js';
 import { DEFAULT_LIMITS, SheepLink } from './link.js';
 import { parseOptions, USAGE, type Options } from './options.js';
 import { Tree } from './tree.js';
@@ -70,7 +70,7 @@ async function probeSheep(o: Options): Promise<void> {
 async function main(): Promise<void> {
   const parsed = parseOptions(process.argv.slice(2));
   if (parsed.kind === 'help') {
-    process.stdout.write(USAGE);
+    process.stdout.write(`${USAGE}FUSE backend here: ${backendHere(backendFromEnv() ?? 'auto')}\n`);
     return;
   }
   if (parsed.kind === 'error') {
