@@ -17,7 +17,7 @@ import { SD_RES, resultText } from '../shared/proto/results.js';
 import { SD_MAX_NODES, SD_NODE_SIZE } from '../shared/node.js';
 import { Catalogue } from './catalogue.js';
 import { isDaemonChild, reportStartup, runAsDaemonParent } from './daemon.js';
-import { checkMountpoint, mount, type Mounted } from './fuse.js';
+import { backendFromEnv, backendHere, checkMountpoint, mount, type Mounted } from './fuse.js';
 import { FUSE_OP_TIMEOUT_MS, SheepLink } from './link.js';
 import { parseOptions, USAGE, type Options } from './options.js';
 import { Tree } from './tree.js';
@@ -70,7 +70,7 @@ async function probeSheep(o: Options): Promise<void> {
 async function main(): Promise<void> {
   const parsed = parseOptions(process.argv.slice(2));
   if (parsed.kind === 'help') {
-    process.stdout.write(USAGE);
+    process.stdout.write(`${USAGE}FUSE backend here: ${backendHere(backendFromEnv() ?? 'auto')}\n`);
     return;
   }
   if (parsed.kind === 'error') {
@@ -96,11 +96,14 @@ async function main(): Promise<void> {
   const tree = new Tree(link, catalogue, { pageCache: o.pageCache, objectCache: o.objectCache, log });
   let mounted: Mounted;
   try {
-    mounted = await mount(mnt, tree, { fsname: 'sheepfs', pageCache: o.pageCache, debug: o.debug, opTimeoutMs: OP_TIMEOUT_MS, log });
+    mounted = await mount(mnt, tree, {
+      fsname: 'sheepfs', pageCache: o.pageCache, debug: o.debug, opTimeoutMs: OP_TIMEOUT_MS, log,
+      backend: o.fuse ?? backendFromEnv() ?? 'auto',
+    });
   } catch (e) {
     die(`sheepfs: cannot mount ${mnt}: ${(e as Error).message}`);
   }
-  log(`mounted ${mnt} (sheep ${o.address}:${o.port}, pid ${process.pid})`);
+  log(`mounted ${mnt} (sheep ${o.address}:${o.port}, pid ${process.pid}, ${mounted.backend})`);
 
   let ending = false;
   const end = async (why: string): Promise<void> => {

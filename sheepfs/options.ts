@@ -4,6 +4,7 @@
  * --objectcache has no short form, and `-o` and `-n` are refused.
  */
 import { getopt, type OptionDef } from '../shared/getopt.js';
+import { FUSE_BACKENDS, type FuseBackendChoice } from './fuse/types.js';
 
 export interface Options {
   mountpoint: string;
@@ -13,6 +14,8 @@ export interface Options {
   foreground: boolean;
   pageCache: boolean;
   objectCache: boolean;
+  /** undefined: SHEEPFS_FUSE, else auto */
+  fuse?: FuseBackendChoice;
 }
 
 export const USAGE = `Usage: sheepfs [OPTION]... MOUNTPOINT
@@ -24,6 +27,11 @@ Options:
       --objectcache       enable object cache of the connected sheep daemon
   -p, --port              specify the sheep port (default: 7000)
   -h, --help              display this help and exit
+      --fuse=BACKEND      how to talk to FUSE (also SHEEPFS_FUSE=BACKEND):
+                          kernel  /dev/fuse directly: 1 MiB requests, parallel
+                                  direct writes (needs root)
+                          native  fuse-native (libfuse2): 128 KiB requests
+                          auto    kernel where it can run, else native (default)
 `;
 
 export const TRY_HELP = "Try 'sheepfs --help' for help.";
@@ -37,6 +45,7 @@ const DEFS: OptionDef[] = [
   { short: '\u0000o', long: 'objectcache', hasArg: false },
   { short: 'p', long: 'port', hasArg: true },
   { short: 'h', long: 'help', hasArg: false },
+  { short: '\u0000f', long: 'fuse', hasArg: true },
 ];
 
 export type ParseResult =
@@ -69,6 +78,12 @@ export function parseOptions(argv: readonly string[]): ParseResult {
         break;
       }
       case 'h': return { kind: 'help' };
+      case '\u0000f':
+        if (!FUSE_BACKENDS.includes(opt.value as FuseBackendChoice)) {
+          return { kind: 'error', lines: [`sheepfs: unknown FUSE backend '${opt.value ?? ''}' (auto, kernel or native)`, TRY_HELP] };
+        }
+        o.fuse = opt.value as FuseBackendChoice;
+        break;
     }
   }
   if (r.args.length === 0) return { kind: 'error', lines: ['sheepfs: no MOUNTPOINT given', TRY_HELP] };

@@ -135,6 +135,10 @@ export class Tree implements FileSystem {
     this.flags = { get cache() { return settings.objectCache; } };
   }
 
+  usesPageCache(): boolean {
+    return this.settings.pageCache;
+  }
+
   async working(name: string): Promise<VdiEntry | undefined> {
     if (!usable(name)) return undefined;
     return (await this.catalogue.listing()).working.get(name);

@@ -32,6 +32,14 @@ test('--help prints the usage of the original and every option it documents', as
   assert.is((await sheepfs(['-h'])).out, r.out);
 });
 
+test('--help names the FUSE backends and the one a mount would use here (kernel as root)', async () => {
+  const r = await sheepfs(['--help']);
+  assert.match(r.out, /--fuse=BACKEND/);
+  assert.match(r.out, /\nFUSE backend here: kernel /);
+  const n = await run(SHEEPFS, ['--help'], { env: { SHEEPFS_FUSE: 'native' } });
+  assert.match(n.out, /\nFUSE backend here: native /);
+});
+
 test('no mount point: a message and the hint, exit 1', async () => {
   const r = await sheepfs([]);
   assert.is(r.code, 1);
