@@ -42,7 +42,8 @@ export function run(cmd: string, args: readonly string[], opts: { input?: Buffer
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const stdout = Buffer.concat(out);
-      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr: err, out: stdout.toString() });
+      // text only when asked: a VDI read can be larger than the longest string V8 makes
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr: err, get out() { return stdout.toString(); } });
     });
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
