@@ -65,15 +65,20 @@ export class VdiManager {
     return { header, index, gref };
   }
 
-  /** Write an inode image: header plus index in one create (or write), then the grefs. */
-  async writeInode(img: InodeImage, create: boolean, copies: number): Promise<void> {
+  /**
+   * Write an inode image: header plus index in one create (or write), then the
+   * grefs. A hyper volume's index area is `root` (a B-tree root copied from its
+   * parent), or a B-tree header with no entries: magic, depth 1, 0.
+   */
+  async writeInode(img: InodeImage, create: boolean, copies: number, root?: Buffer): Promise<void> {
     const oid = vidToVdiOid(img.header.vdiId);
     const n = img.index.length;
     const hyper = img.header.storePolicy === 1;
-    // a hyper volume's index area starts with a B-tree header: magic, depth 1, no entries
-    const head = Buffer.alloc(SD_INODE_HEADER_SIZE + (hyper ? BTREE_HEADER_SIZE : 4 * n));
+    const head = Buffer.alloc(SD_INODE_HEADER_SIZE + (hyper ? root?.length ?? BTREE_HEADER_SIZE : 4 * n));
     encodeInodeHeader(img.header, head);
-    if (hyper) {
+    if (hyper && root) {
+      root.copy(head, INODE_OFF.dataVdiId);
+    } else if (hyper) {
       head.writeUInt16LE(HYPER_BTREE_MAGIC, INODE_OFF.dataVdiId);
       head.writeUInt16LE(1, INODE_OFF.dataVdiId + 2);
     }
@@ -202,9 +207,9 @@ export class VdiManager {
       return { vid: newVid, copies, shift };
     }
     const parent = await this.readInode(base).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
-    refuseHyper(parent);
-    await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
-    await this.writeInode(childOf(parent, header), true, copies)
+    const root = parent.header.storePolicy === 1 ? await this.hyperRoot(base) : undefined;
+    if (!root) await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+    await this.writeInode(childOf(parent, header), true, copies, root)
       .catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
     return { vid: newVid, copies, shift };
   }
@@ -220,7 +225,8 @@ export class VdiManager {
     const w = r.vid;
     const newVid = r.freeSlot;
     const working = await this.readInode(w).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
-    refuseHyper(working);
+    const hyper = working.header.storePolicy === 1;
+    let root = hyper ? await this.hyperRoot(w) : undefined;
     const copies = working.header.nrCopies;
     const shift = working.header.blockSizeShift;
     await this.announce(w, newVid, copies, working.header.copyPolicy, shift);
@@ -236,15 +242,59 @@ export class VdiManager {
       await this.writeInode({ ...working, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies)
         .catch(failsAs(SD_RES.VDI_WRITE));
       parent = await this.readInode(req.vdiBaseVid).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
-      await this.shareWith(parent).catch(failsAs(SD_RES.VDI_WRITE));
+      if (hyper) root = await this.hyperRoot(req.vdiBaseVid);
+      else await this.shareWith(parent).catch(failsAs(SD_RES.VDI_WRITE));
     }
     const header: InodeHeader = {
       ...parent.header, name, tag: '', createTime: now, snapCtime: 0n, vmClockNsec: 0n, vmStateSize: 0n,
       snapId: working.header.snapId + 1, vdiId: newVid, parentVdiId: parent.header.vdiId, btreeCounter: 0,
       vdiSize: working.header.vdiSize, nrCopies: copies, copyPolicy: working.header.copyPolicy, blockSizeShift: shift,
     };
-    await this.writeInode(childOf(parent, header), true, copies).catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
+    await this.writeInode(childOf(parent, header), true, copies, root).catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
     return { vid: newVid, copies, shift };
+  }
+
+  /**
+   * The B-tree root of a hyper volume, to be shared by a snapshot or clone: its
+   * entries point at the parent's objects, which the child copies on write (as
+   * a flat index's slots do). A two-level tree is not shared (not implemented).
+   */
+  private async hyperRoot(vid: number): Promise<Buffer> {
+    const oid = vidToVdiOid(vid);
+    const copies = this.s.gateway.copies(oid, 0);
+    const h = await this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE);
+    if (h.readUInt16LE(0) !== HYPER_BTREE_MAGIC) return Buffer.from([0x74, 0x62, 1, 0, 0, 0, 0, 0]);
+    if (h.readUInt16LE(2) !== 1) {
+      throw new SdError(SD_RES.INVALID_PARMS, 'snapshots and clones of hyper volumes with a two-level index are not supported');
+    }
+    const entries = h.readUInt32LE(4);
+    if (entries === 0) return h;
+    return this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE + 8 * entries);
+  }
+
+  /**
+   * Whether a VDI that is not deleted descends from vid (its snapshots and
+   * clones, theirs, ...): their B-trees may point at vid's objects, which hyper
+   * volumes do not reference-count.
+   */
+  private hasLiveDescendant(vid: number): boolean {
+    const children = new Map<number, number[]>();
+    for (const st of this.s.vdis.all()) {
+      if (st.vid === st.parentVid) continue;
+      const list = children.get(st.parentVid) ?? [];
+      list.push(st.vid);
+      children.set(st.parentVid, list);
+    }
+    const seen = new Set([vid]);
+    const todo = [...(children.get(vid) ?? [])];
+    while (todo.length > 0) {
+      const v = todo.pop()!;
+      if (seen.has(v)) continue;
+      seen.add(v);
+      if (!this.s.vdis.isDeleted(v)) return true;
+      todo.push(...(children.get(v) ?? []));
+    }
+    return false;
   }
 
   /** DEL_VDI work: empty the inode (name, size, index, grefs); the vid stays allocated. */
@@ -260,7 +310,13 @@ export class VdiManager {
     }
     const copies = img.header.nrCopies || this.s.gateway.copies(vidToVdiOid(vid), 0);
     if (img.header.storePolicy === 1) {
-      await this.removeHyperObjects(vid, copies);
+      if (this.hasLiveDescendant(vid)) {
+        // its objects may be read through a snapshot's or clone's tree: keep them (a leak, never a loss)
+        this.s.log.info('vdi', `deleting hyper volume ${name} (${vid.toString(16)}) whose descendants may share its objects: objects kept`);
+        await this.writeInode({ header: { ...img.header, name: '', vdiSize: 0 }, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies);
+      } else {
+        await this.removeHyperObjects(vid, copies);
+      }
       return vid;
     }
     const cleared: InodeImage = {
@@ -313,17 +369,6 @@ export class VdiManager {
     const b = Buffer.alloc(SD_INODE_HEADER_SIZE + Math.min(used, SD_INODE_DATA_INDEX * 4));
     encodeInodeHeader({ ...img.header, name: '', vdiSize: 0 }, b);
     await this.s.gateway.write({ ...io(inode, 0), copies }, b);
-  }
-}
-
-/**
- * Sharing a hyper volume's B-tree (copying its leaves) is not done yet: refuse
- * rather than give the new VDI an empty index. dog never asks (it refuses to
- * snapshot hyper volumes); QEMU's savevm would.
- */
-function refuseHyper(img: InodeImage): void {
-  if (img.header.storePolicy === 1) {
-    throw new SdError(SD_RES.INVALID_PARMS, 'snapshots and clones of hyper volumes are not supported');
   }
 }
 

@@ -247,6 +247,18 @@ async function loadSnapshot(dog: Dog, farm: Farm, trunk: Buffer, names: readonly
   return true;
 }
 
+/** The farm at path and the trunk of the snapshot `<tag|idx>` names; an exit status when it is not there. */
+function savedSnapshot(arg: string, path: string): { farm: Farm; trunk: Buffer } | number {
+  const farm = Farm.open(path);
+  const { idx, tag } = selector(arg);
+  const trunk = farm.findTrunk(idx, tag);
+  if (!trunk) {
+    err('Snapshot index or tag does not exist.');
+    return EXIT.SYSFAIL;
+  }
+  return { farm, trunk };
+}
+
 export const load = {
   async run(dog: Dog, args: string[]): Promise<number> {
     const [arg, path, ...names] = args;
@@ -255,13 +267,9 @@ export const load = {
       return EXIT.USAGE;
     }
     const ret = await farmed(async () => {
-      const farm = Farm.open(path);
-      const { idx, tag } = selector(arg!);
-      const trunk = farm.findTrunk(idx, tag);
-      if (!trunk) {
-        err('Snapshot index or tag does not exist.');
-        return EXIT.SYSFAIL;
-      }
+      const saved = savedSnapshot(arg!, path);
+      if (typeof saved === 'number') return saved;
+      const { farm, trunk } = saved;
       const hdr = farm.readHeader();
       if (!hdr) return EXIT.SYSFAIL;
       dog.opts.copies = hdr.copies;
@@ -283,13 +291,9 @@ export const show = {
       return EXIT.USAGE;
     }
     const ret = await farmed(async () => {
-      const farm = Farm.open(path);
-      const { idx, tag } = selector(arg!);
-      const trunk = farm.findTrunk(idx, tag);
-      if (!trunk) {
-        err('Snapshot index or tag does not exist.');
-        return EXIT.SYSFAIL;
-      }
+      const saved = savedSnapshot(arg!, path);
+      if (typeof saved === 'number') return saved;
+      const { farm, trunk } = saved;
       let seq = 0;
       try {
         for (const { h } of inodesOf(farm, farm.readTrunk(trunk))) {

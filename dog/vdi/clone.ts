@@ -13,6 +13,7 @@ import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
 import { slotWrite } from './slots.js';
+import { HyperSlots } from './hyper-slots.js';
 
 export async function run(dog: Dog, args: string[]): Promise<number> {
   const o = dog.opts;
@@ -47,11 +48,14 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
 async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: string): Promise<number> {
   const o = dog.opts;
   const h = decodeInodeHeader(srcInode);
-  if (h.storePolicy !== 0) {
-    err('dog: copying the objects of a hyper volume is not implemented yet');
+  const dstInode = await readVdiObj(dog, dst, 0, '', h.storePolicy === 1 ? INODE_WITH_INDEX : SD_INODE_HEADER_SIZE);
+  if (!dstInode) return EXIT.FAILURE;
+  // a hyper volume's B-tree is filled in memory and written once at the end
+  const tree = h.storePolicy === 1 ? HyperSlots.open(dog, decodeInodeHeader(dstInode.inode), dstInode.inode) : undefined;
+  if (h.storePolicy === 1 && !tree) {
+    err('dog: the index of this hyper volume has a second level, which is not implemented yet');
     return EXIT.FAILURE;
   }
-  if (!(await readVdiObj(dog, dst, 0, '', SD_INODE_HEADER_SIZE))) return EXIT.FAILURE;
   const index = (await inodeIndex(dog, srcInode, h.storePolicy, countDataObjs(h)))!;
   const objSize = 2 ** h.blockSizeShift;
   const count = countDataObjs(h);
@@ -69,12 +73,24 @@ async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: stri
       copies: h.nrCopies, copyPolicy: h.copyPolicy, create: true, direct: true,
     });
     if (w !== SD_RES.SUCCESS) return false;
+    if (tree) {
+      if (tree.set(idx, newVid)) return true;
+      err('dog: the index of this hyper volume needs a second level, which is not implemented yet');
+      return false;
+    }
     return (await slotWrite(dog, newVid, idx, h, { direct: true })) === SD_RES.SUCCESS;
   };
   let done = 0;
   for await (const ok of orderedWindow(work, 4, one)) {
     if (!ok) return EXIT.FAILURE;
     if (++done * objSize < h.vdiSize) showProgress(done * objSize, h.vdiSize, false);
+  }
+  if (tree) {
+    const w = await tree.persist(0);
+    if (w.result !== SD_RES.SUCCESS) {
+      err(w.message ?? 'Failed to write VDI');
+      return EXIT.FAILURE;
+    }
   }
   showProgress(h.vdiSize, h.vdiSize, false);
   return EXIT.SUCCESS;

@@ -7,7 +7,7 @@ import { EXIT } from '../exit.js';
 import { readObject, writeObject } from '../object-io.js';
 import { err, out } from '../output.js';
 import { newVdi } from './create.js';
-import { FlatIndex } from './inode-index.js';
+import { inodeIndex } from './inode-index.js';
 import { cField, findVdi, readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
 
@@ -41,13 +41,11 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
     err(`Failed to create snapshot for ${name}: ${resultText(f.result)}`);
     return EXIT.FAILURE;
   }
+  // hyper volumes too (1.0's dog refused them): the sheep shares the B-tree with the snapshot
   const h = decodeInodeHeader(inode);
-  if (h.storePolicy !== 0) {
-    err('creating a snapshot of hypervolume is not supported');
-    return EXIT.FAILURE;
-  }
   if (o.reduceIdentical) {
-    const index = new FlatIndex(inode, SD_INODE_HEADER_SIZE, countDataObjs(h));
+    const index = await inodeIndex(dog, inode, h.storePolicy, countDataObjs(h));
+    if (!index) return EXIT.FAILURE;
     let own = false;
     for (const [, owner] of index.entries()) if (owner === h.vdiId) { own = true; break; }
     if (!own) {
