@@ -27,7 +27,7 @@ const RECOVERY_LIST_RETRY_MS = 10 * 60_000;
 const DRAIN_OLD_OPS_MS = 30_000;
 
 /** The members whose objects recovery lists: those holding data, and this node. */
-function members(s: Sheep): SdNode[] {
+function listedMembers(s: Sheep): SdNode[] {
   return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.isSelf(n));
 }
 
@@ -217,7 +217,7 @@ export class Recovery {
         if (this.run === r) this.run = undefined;
         return;
       }
-      const list = await this.buildList(r, members(this.s));
+      const list = await this.buildList(r, listedMembers(this.s));
       this.check(r);
       for (const oid of list) if (!this.hasLocal(oid)) r.pending.add(oid);
       r.total = list.length;
@@ -245,7 +245,7 @@ export class Recovery {
         }
         this.check(r);
       }
-      this.s.log.info('recovery', `epoch ${r.epoch}: trying ${r.failed.size} objects again`);
+      if (r.failed.size > 0) this.s.log.info('recovery', `epoch ${r.epoch}: trying ${r.failed.size} objects again`);
       for (const oid of r.failed) r.pending.add(oid);
       r.finished -= r.failed.size;
       r.failed.clear();

@@ -479,7 +479,6 @@ export class Sheep {
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await this.driver.start(this.self, this.group.joinPayload(), this.group);
-    if (this.cache) void this.cache.pushRecovered(() => this.stopping);
         break;
       } catch (e) {
         this.log.warn('main', `joining again failed: ${(e as Error).message}`);

@@ -19,12 +19,13 @@ const results: ScheduleResult[] = [];
 while (Date.now() < until) {
   const copies = random() < 0.5 ? 2 : 3;
   const journal = random() < 0.5;
+  const ec = random() < 0.25;
   const kind = (['kill', 'killall', 'powercut'] as const)[Math.floor(random() * 3)]!;
   const mode = (['all', 'random', 'torn'] as const)[Math.floor(random() * 3)]!;
   const seed = Math.floor(random() * 2 ** 31);
-  const name = `${kind === 'kill' ? `kill${copies - 1}` : kind === 'powercut' ? `powercut-${mode}` : kind}-c${copies}${journal ? '-j' : ''}`;
+  const name = `${kind === 'kill' ? `kill${ec ? 2 : copies - 1}` : kind === 'powercut' ? `powercut-${mode}` : kind}-${ec ? 'ec4:2' : `c${copies}`}${journal ? '-j' : ''}`;
   console.log(`${name}: seed ${seed}`);
-  const setup = { copies, journal };
+  const setup = { copies, journal, ec };
   try {
     results.push(await (kind === 'kill' ? killCopiesMinusOne(name, setup, seed)
       : kind === 'killall' ? killAll(name, setup, seed) : powerCut(name, setup, mode, seed)));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { TestCluster, waitFor, type RunResult } from './cluster.js';
 import { BLOCK, History, scheduleSeed, seededRandom, type Violation } from './history.js';
+import { GATEWAY_REQUEST_MAX_MS } from '../../shared/timeouts.js';
 import { PowerCutFs } from './powercut.js';
 import type { CutMode } from './powercut-fs.js';
 import { waitRecovered } from './recovery.js';
@@ -103,6 +104,8 @@ export function describe(v: Violation[]): string {
 const MiB = 1024 * 1024;
 const VDI_SIZE = 8 * MiB;
 const WRITERS = 4;
+/** A stopped sheep stays stopped longer than every timeout (GATEWAY_REQUEST_MAX_MS, sheepfs's 35 s write wait). */
+const SLOW_SHEEP_STOP_MS = GATEWAY_REQUEST_MAX_MS + 8_000;
 /** Acknowledged writes between two steps of a schedule. */
 const STEP_ACKS = 10;
 
@@ -113,7 +116,13 @@ export interface Setup {
   powerCut?: boolean;
   /** sheep 0 has two md disks, the second on a power-cut file system (its fault switch) */
   faultyDisk?: boolean;
+  /** the VDI is erasure-coded 4:2 on 6 sheep (copies is then the cluster's default only) */
+  ec?: boolean;
 }
+
+/** Sheep a schedule runs, and how many of them may fail at once. */
+const sheepOf = (s: Setup) => (s.ec ? 6 : s.copies + 2);
+const tolerated = (s: Setup) => (s.ec ? 2 : s.copies - 1);
 
 /** What one schedule did. */
 export interface ScheduleResult {
@@ -131,7 +140,7 @@ async function withCluster(
   seed = scheduleSeed(name),
 ): Promise<ScheduleResult> {
   const random = seededRandom(seed);
-  const nodes = s.copies + 2;
+  const nodes = sheepOf(s);
   const disks: PowerCutFs[] = [];
   const scratch = s.powerCut || s.faultyDisk ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
   let c: TestCluster | undefined;
@@ -147,7 +156,8 @@ async function withCluster(
     // 1 MiB objects: the VDI's 8 objects spread over every sheep. Preallocated:
     // concurrent dogs must not race to create one object (a create replaces it
     // whole; a VDI has one writer, QEMU, that never does that)
-    assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', 'h', String(VDI_SIZE)])).code, 0);
+    const ec = s.ec ? ['-c', '4:2'] : [];
+    assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', ...ec, 'h', String(VDI_SIZE)])).code, 0);
     const h = new History(VDI_SIZE / 4096);
     const all = [...Array(nodes).keys()];
     const faults = await body(c, h, random, all, disks);
@@ -173,13 +183,13 @@ function pick(random: () => number, from: number[], n: number): number[] {
   return out;
 }
 
-/** kill -9 of copies-1 random sheep of copies+2 mid-write; they come back; writes go on. */
+/** kill -9 of copies-1 random sheep of copies+2 (2 of 6 for 4:2) mid-write; they come back; writes go on. */
 export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
   return withCluster(name, s, async (c, h, random, all) => {
     const up = new Set(all);
     const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
     await acksReach(h, STEP_ACKS);
-    const victims = pick(random, all, s.copies - 1);
+    const victims = pick(random, all, tolerated(s));
     for (const v of victims) up.delete(v);
     await Promise.all(victims.map((v) => c.kill9(v)));
     await acksReach(h, h.acks + STEP_ACKS);
@@ -233,5 +243,29 @@ export function diskEio(name: string, s: Setup, seed?: number): Promise<Schedule
     await acksReach(h, h.acks + 2 * STEP_ACKS);
     await w.stop();
     return { what: 'EIO from one of two md disks of sheep 0 mid-write', faults: 1 };
+  }, seed);
+}
+
+/**
+ * A slow sheep: one sheep is stopped (SIGSTOP) for longer than every timeout
+ * (the gateway's deadline, sheepfs's write wait) while the writers go through
+ * the others, then continued (SIGCONT); writes go on.
+ */
+export function slowSheep(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, s, async (c, h, random, all) => {
+    const [slow] = pick(random, all, 1) as [number];
+    const others = all.filter((i) => i !== slow);
+    const w = startWriters(c, 'h', h, random, WRITERS, () => others);
+    await acksReach(h, STEP_ACKS);
+    const pid = c.pids.get(slow)!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, SLOW_SHEEP_STOP_MS));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    return { what: `sheep ${slow} stopped for ${SLOW_SHEEP_STOP_MS / 1000} s mid-write, then continued`, faults: 1 };
   }, seed);
 }
