@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, TestCluster } from '../lib/cluster.js';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
+import { fio, FIO_JOBS } from './fio-jobs.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -24,27 +25,6 @@ function arg(name: string, fallback: string): string {
 const SIZE = arg('--size', '512M');
 const RUNTIME_S = Number(arg('--runtime', '10'));
 const IODEPTH = 16;
-
-interface Job { name: string; rw: string; bs: string; metric: 'MB/s' | 'IOPS' }
-const JOBS: Job[] = [
-  { name: 'seq write 1M', rw: 'write', bs: '1M', metric: 'MB/s' },
-  { name: 'seq read 1M', rw: 'read', bs: '1M', metric: 'MB/s' },
-  { name: 'rand write 4k', rw: 'randwrite', bs: '4k', metric: 'IOPS' },
-  { name: 'rand read 4k', rw: 'randread', bs: '4k', metric: 'IOPS' },
-];
-
-async function fio(file: string, job: Job): Promise<number> {
-  const args = [
-    `--name=${job.rw}`, `--filename=${file}`, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${SIZE}`,
-    '--direct=1', '--ioengine=libaio', `--iodepth=${IODEPTH}`, '--numjobs=1', '--group_reporting',
-    `--runtime=${RUNTIME_S}`, '--time_based', '--randrepeat=0', '--output-format=json',
-  ];
-  const r = await run('fio', args, { timeoutMs: (RUNTIME_S + 120) * 1000 });
-  if (r.code !== 0) throw new Error(`fio ${job.name} on ${file}: ${r.stderr}`);
-  const j = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { jobs: { read: { bw_bytes: number; iops: number }; write: { bw_bytes: number; iops: number } }[] };
-  const side = job.rw.includes('write') ? j.jobs[0]!.write : j.jobs[0]!.read;
-  return job.metric === 'MB/s' ? side.bw_bytes / 1e6 : side.iops;
-}
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'sheepfs-fio-'));
@@ -62,9 +42,9 @@ async function main(): Promise<void> {
     console.log(`fio, direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE} file, ${RUNTIME_S} s per job`);
     console.log(`sheepfs: copies=3 over 3 local sheep (sync writes); plain: a file on the same disk\n`);
     console.log(`${'job'.padEnd(16)}${'sheepfs'.padStart(12)}${'plain file'.padStart(14)}${'ratio'.padStart(9)}`);
-    for (const job of JOBS) {
-      const v = await fio(volume, job);
-      const p = await fio(plain, job);
+    for (const job of FIO_JOBS) {
+      const v = await fio(volume, job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH });
+      const p = await fio(plain, job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH });
       const fmt = (x: number): string => `${x.toFixed(job.metric === 'MB/s' ? 1 : 0)} ${job.metric}`;
       console.log(`${job.name.padEnd(16)}${fmt(v).padStart(12)}${fmt(p).padStart(14)}${(v / p).toFixed(2).padStart(9)}`);
     }
