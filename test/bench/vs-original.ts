@@ -27,6 +27,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fio, FIO_JOBS } from './fio-jobs.js';
 import { LAT_JOBS, latency, latencyObject, median } from './one-in-flight.js';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
 import { DOG, freePorts, pidAlive, ROOT, run, TestCluster, waitFor } from '../lib/cluster.js';
@@ -121,27 +122,6 @@ async function origSheepfs(work: string, port: number, vdi: string): Promise<{ v
 }
 
 // --- measurements --------------------------------------------------------------
-
-interface FioJob { name: string; rw: string; bs: string; metric: 'MB/s' | 'IOPS' }
-const FIO_JOBS: FioJob[] = [
-  { name: 'seq write 1 MiB', rw: 'write', bs: '1M', metric: 'MB/s' },
-  { name: 'seq read 1 MiB', rw: 'read', bs: '1M', metric: 'MB/s' },
-  { name: '4 KiB randwrite qd16', rw: 'randwrite', bs: '4k', metric: 'IOPS' },
-  { name: '4 KiB randread qd16', rw: 'randread', bs: '4k', metric: 'IOPS' },
-];
-
-async function fio(file: string, job: FioJob): Promise<number> {
-  const args = [
-    `--name=${job.rw}`, `--filename=${file}`, `--rw=${job.rw}`, `--bs=${job.bs}`, `--size=${SIZE}`,
-    '--direct=1', '--ioengine=libaio', `--iodepth=${IODEPTH}`, '--numjobs=1', '--group_reporting',
-    `--runtime=${RUNTIME_S}`, '--time_based', '--randrepeat=0', '--output-format=json',
-  ];
-  const r = await run('fio', args, { timeoutMs: (RUNTIME_S + 120) * 1000 });
-  if (r.code !== 0) throw new Error(`fio ${job.name} on ${file}: ${r.stderr}`);
-  const j = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { jobs: { read: { bw_bytes: number; iops: number }; write: { bw_bytes: number; iops: number } }[] };
-  const side = job.rw.includes('write') ? j.jobs[0]!.write : j.jobs[0]!.read;
-  return job.metric === 'MB/s' ? side.bw_bytes / 1e6 : side.iops;
-}
 
 async function timedShell(what: string, cmd: string, dogPath: string, port: number): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -273,7 +253,7 @@ async function compare(work: string): Promise<void> {
 
     const fioRows: Row[] = [];
     for (const job of FIO_JOBS) {
-      const [a, b] = await alternate(sides, (s) => fio(s.volume, job));
+      const [a, b] = await alternate(sides, (s) => fio(s.volume, job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH }));
       fioRows.push({ name: job.name, unit: job.metric, ours: a, orig: b, lowerIsBetter: false });
     }
     printTable(`fio on the sheepfs volume (direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE}, ${RUNTIME_S} s per job)`, fioRows);
