@@ -27,7 +27,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fio, FIO_JOBS } from './fio-jobs.js';
+import { FIO_JOBS, runFio } from '../lib/fio.js';
 import { LAT_JOBS, latency, latencyObject, median } from './one-in-flight.js';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
 import { DOG, freePorts, pidAlive, ROOT, run, TestCluster, waitFor } from '../lib/cluster.js';
@@ -253,7 +253,7 @@ async function compare(work: string): Promise<void> {
 
     const fioRows: Row[] = [];
     for (const job of FIO_JOBS) {
-      const [a, b] = await alternate(sides, (s) => fio(s.volume, job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH }));
+      const [a, b] = await alternate(sides, (s) => runFio([`--filename=${s.volume}`, '--direct=1', '--ioengine=libaio'], job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH }));
       fioRows.push({ name: job.name, unit: job.metric, ours: a, orig: b, lowerIsBetter: false });
     }
     printTable(`fio on the sheepfs volume (direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE}, ${RUNTIME_S} s per job)`, fioRows);
