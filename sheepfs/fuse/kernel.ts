@@ -88,6 +88,7 @@ class Session {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private reading = 0;
+  private draining = false;
   private quietListeners: (() => void)[] = [];
   private endListeners: (() => void)[] = [];
   private ended = false;
@@ -107,20 +108,21 @@ class Session {
     this.reading++;
     read(this.fd, b, 0, b.length, null, (err, n) => {
       this.reading--;
-      if (this.reading === 0) for (const fn of this.quietListeners.splice(0)) fn();
       if (err) {
         this.give(b);
         // ENODEV: unmounted or aborted; EINTR/EAGAIN: nothing this time
-        if (err.code === 'EINTR' || err.code === 'EAGAIN') return void (this.ended ? undefined : this.readNext());
-        return this.end(err.code === 'ENODEV' ? undefined : err);
+        if (err.code !== 'EINTR' && err.code !== 'EAGAIN') this.end(err.code === 'ENODEV' ? undefined : err);
+      } else {
+        this.request(b, n);
       }
-      this.request(b, n);
-      if (!this.ended) this.readNext();
+      if (!this.ended && !this.draining) this.readNext();
+      else if (this.reading === 0) for (const fn of this.quietListeners.splice(0)) fn();
     });
   }
 
-  /** Resolve true once no read is outstanding (the process may exit), false after timeoutMs. */
+  /** Issue no more reads; resolve true once none is outstanding (the process may exit), false after timeoutMs. */
   quiesce(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
     if (this.reading === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
