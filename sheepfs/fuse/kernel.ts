@@ -8,9 +8,10 @@
  * lent from a pool; the kernel hands each request to one of them, and the
  * request is handled on the loop when its read completes. Measured against
  * the alternative of an O_NONBLOCK descriptor polled by the loop itself (a
- * libuv stream over it, read on the loop), the pool was faster on these
- * loaded 2-core machines (no-op 4 KiB reads one in flight: 111 vs 569 µs
- * median; see the commit). Two costs, handled: those threads are the pool's
+ * libuv stream over it, read on the loop), the pool was much faster on these
+ * 2-core machines under heavy load (no-op 4 KiB reads one in flight: 111 vs
+ * 569 µs median) and a little slower when idle (a no-op server: 39-66 vs
+ * 17-56 µs); both moved 1 MiB reads alike. Two costs, handled: those threads are the pool's
  * (default 4, and it cannot be raised once Node has started it: two are left
  * for the little other file work sheepfs does), and process.exit waits for
  * pool threads, so a read the kernel never completes (files still open
