@@ -32,6 +32,8 @@ export interface Mounted {
   unmount(): Promise<void>;
   /** Called once when the mount disappears, whoever removed it. */
   onGone(fn: () => void): void;
+  /** End the process once the mount is gone (process.exit would wait for a backend thread stuck in the kernel: then SIGKILL). */
+  exit(code: number): Promise<never>;
 }
 
 /** How often the mount table is read to notice an unmount from outside. */
@@ -95,6 +97,13 @@ export async function mount(mnt: string, fs: FileSystem, o: MountOptions): Promi
     onGone(fn) {
       if (gone) fn();
       else goneListeners.push(fn);
+    },
+    async exit(code) {
+      if (!(await b.quiesce())) {
+        o.log('the FUSE connection is still held (files open after a lazy unmount?): ending with SIGKILL');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      process.exit(code);
     },
     async unmount() {
       if (!gone) {

@@ -117,16 +117,14 @@ async function main(): Promise<void> {
       log((e as Error).message);
     }
     link.close();
-    logStream?.end();
-    process.exit(0);
+    await mounted.exit(0);
   };
   mounted.onGone(() => {
     if (ending) return;
     ending = true;
     log(`${mnt} was unmounted`);
     link.close();
-    logStream?.end();
-    process.exit(0);
+    void mounted.exit(0);
   });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void end(sig));
   reportStartup(true);

@@ -63,7 +63,10 @@ export async function mountNative(mnt: string, fs: FileSystem, o: MountOptions):
     helper.cancel();
     throw e;
   }
-  return { description: 'fuse-native (libfuse2, 128 KiB requests)', unmount: helper.unmount, dismiss: helper.cancel, onEnd: () => {} };
+  return {
+    description: 'fuse-native (libfuse2, 128 KiB requests)', unmount: helper.unmount, dismiss: helper.cancel, onEnd: () => {},
+    quiesce: async () => true,
+  };
 }
 
 /** fuse-native's callback-style operations around the promise-based FileSystem. */

@@ -53,4 +53,6 @@ export interface Backend {
   dismiss(): void;
   /** called when the backend's connection to the kernel ends */
   onEnd(fn: () => void): void;
+  /** after the unmount: true once nothing would hold up process.exit (false: it would hang) */
+  quiesce(): Promise<boolean>;
 }

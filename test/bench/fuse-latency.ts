@@ -9,7 +9,8 @@
  *  - 4k read qd1 / 4k write qd1: the same on written data (one sheep request each).
  *  - 1M write qd8 / 1M read qd8: large direct I/O, several in flight.
  *
- * Usage: npm run build && node build/test/bench/fuse-latency.js [--runtime 5]
+ * Usage: npm run build && node build/test/bench/fuse-latency.js [--runtime 5] [--rounds 3] [--only SUBSTRING]
+ *        (SHEEPFS_BENCH_ENV='VAR=value ...' is added to each sheepfs's environment)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,19 +18,25 @@ import { join } from 'node:path';
 import { run, TestCluster } from '../lib/cluster.js';
 import { mountSheepfs } from '../fuse/lib.js';
 
-const i = process.argv.indexOf('--runtime');
-const RUNTIME_S = i >= 0 ? Number(process.argv[i + 1]) : 5;
-const ROUNDS = 3;
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const RUNTIME_S = Number(arg('--runtime', '5'));
+const ROUNDS = Number(arg('--rounds', '3'));
+const ONLY = arg('--only', '');
+const EXTRA_ENV = Object.fromEntries((process.env.SHEEPFS_BENCH_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 const BACKENDS = ['kernel', 'native'] as const;
 
 interface Job { name: string; file: 'hole' | 'data'; rw: string; bs: string; depth: number; metric: 'µs' | 'MB/s' }
-const JOBS: Job[] = [
+const ALL_JOBS: Job[] = [
   { name: '4k hole read qd1', file: 'hole', rw: 'randread', bs: '4k', depth: 1, metric: 'µs' },
   { name: '4k read qd1', file: 'data', rw: 'randread', bs: '4k', depth: 1, metric: 'µs' },
   { name: '4k write qd1', file: 'data', rw: 'randwrite', bs: '4k', depth: 1, metric: 'µs' },
   { name: '1M write qd8', file: 'data', rw: 'write', bs: '1M', depth: 8, metric: 'MB/s' },
   { name: '1M read qd8', file: 'data', rw: 'read', bs: '1M', depth: 8, metric: 'MB/s' },
 ];
+const JOBS = ALL_JOBS.filter((j) => j.name.includes(ONLY));
 
 async function fio(file: string, job: Job): Promise<number> {
   const r = await run('fio', [
@@ -60,7 +67,7 @@ async function main(): Promise<void> {
     if (fill.code !== 0) throw new Error(`vdi write: ${fill.stderr}`);
     for (let round = 0; round < ROUNDS; round++) {
       for (const backend of BACKENDS) {
-        const m = await mountSheepfs(join(work, 'mnt'), cluster.port(0), [`--fuse=${backend}`]);
+        const m = await mountSheepfs(join(work, 'mnt'), cluster.port(0), [`--fuse=${backend}`], EXTRA_ENV);
         try {
           for (const job of JOBS) {
             const v = await fio(join(work, 'mnt/vdi', `${job.file}.img`, 'volume'), job);
