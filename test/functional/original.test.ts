@@ -80,6 +80,14 @@ async function stopLeftovers(work: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, pauseMs));
   }
+  // and the loop devices it mounted (the harness also releases them only at the next test)
+  const mounts = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of mounts.split('\n').filter((t) => t.startsWith(`${work}/`)).reverse()) spawnSync('umount', [m]);
+  const loops = spawnSync('losetup', ['-ln', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of loops.split('\n')) {
+    const [dev, file] = line.trim().split(/\s+/);
+    if (dev && file?.startsWith(`${work}/`)) spawnSync('losetup', ['-d', dev]);
+  }
 }
 
 test.after(async () => {
