@@ -91,8 +91,13 @@ export class VdiTable {
       lockOwner: null, participants: [],
     };
     this.states.set(newVid, s);
-    if (setBitmap) this.setBit(this.inuse, newVid);
-    changed.push(s);
+    // a state whose vid is not taken yet (NEW_VDI announces it before writing the
+    // inode) is kept when markInuse takes the vid: a failed create leaves no trace
+    // after a restart, as in the original, which rebuilds its states from inodes
+    if (setBitmap) {
+      this.setBit(this.inuse, newVid);
+      changed.push(s);
+    }
     await this.persist(...changed);
   }
 

@@ -83,8 +83,11 @@ export class MdStore implements ObjectStore {
   // --- the disk set -------------------------------------------------------------
 
   private async openDisk(path: string, purge: boolean): Promise<Disk> {
-    if (purge) await fsp.rm(path, { recursive: true, force: true });
     await fsp.mkdir(path, { recursive: true });
+    if (purge) {
+      // empty it, but keep the directory: it may be a mount point
+      for (const name of await fsp.readdir(path)) await fsp.rm(join(path, name), { recursive: true, force: true });
+    }
     const store = new PlainStore({
       dir: path, nosync: this.o.nosync, log: this.o.log, directIo: this.o.directIo, trackDirty: this.o.trackDirty,
       tree: this.o.tree,

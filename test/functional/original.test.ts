@@ -7,7 +7,7 @@
  * Skipped (with a message) only when ../shared/functional is absent.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -61,7 +61,37 @@ test.before(async () => {
   outcome = await runSuite(listed);
 });
 
-test.after(() => {
+/**
+ * The sheep of the last test run.sh ran are still up (the harness stops a test's
+ * sheep when the next test starts): stop every process whose command line names
+ * the work folder.
+ */
+async function stopLeftovers(work: string): Promise<void> {
+  const mine = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`${work}/`);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+  for (const [signal, pauseMs] of [['SIGTERM', 3000], ['SIGKILL', 500]] as const) {
+    for (const pid of mine()) {
+      try { process.kill(pid, signal); } catch { /* gone */ }
+    }
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  // and the loop devices it mounted (the harness also releases them only at the next test)
+  const mounts = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of mounts.split('\n').filter((t) => t.startsWith(`${work}/`)).reverse()) spawnSync('umount', [m]);
+  const loops = spawnSync('losetup', ['-ln', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of loops.split('\n')) {
+    const [dev, file] = line.trim().split(/\s+/);
+    if (dev && file?.startsWith(`${work}/`)) spawnSync('losetup', ['-d', dev]);
+  }
+}
+
+test.after(async () => {
+  if (outcome?.work) await stopLeftovers(outcome.work.replace(/\/+$/, ''));
   // a clean run leaves nothing behind; a failing one keeps its outputs and sheep logs
   if (outcome?.work && [...outcome.results.values()].every((r) => r === 'pass') && outcome.results.size === listed.length) {
     rmSync(outcome.work, { recursive: true, force: true });
