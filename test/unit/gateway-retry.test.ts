@@ -83,7 +83,9 @@ test('a client write sends nothing after its deadline and waits no longer for a 
     epoch: 1, cinfo: { nrCopies: 3, copyPolicy: 0, blockSizeShift: 22 },
     ring: { isEmpty: false, holders: () => [A, B, C] }, waitForEpoch: async () => {},
   };
-  const s = { group, log, stopping: false, self: D, vdis: new Map(), peerConn: async (n: SdNode) => conn(n) } as unknown as Sheep;
+  const s = {
+    group, log, stopping: false, self: D, vdis: new Map(), peerConn: async (n: SdNode) => conn(n), readyPeerConn: () => undefined,
+  } as unknown as Sheep;
   const gw = new Gateway(s);
   const started = Date.now();
   const deadline = started + 400;
