@@ -9,18 +9,14 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FARM_MAGIC, SNAP_LOG_SIZE } from '../../dog/cluster/farm.js';
-import { TestCluster, run, type RunResult } from '../lib/cluster.js';
+import { ORIGINAL_BIN, TestCluster, run, type RunResult } from '../lib/cluster.js';
 
 const MiB = 1024 * 1024;
-const ORIGINAL_DOG = '/work/shared/original/bin/dog';
+const ORIGINAL_DOG = join(ORIGINAL_BIN, 'dog');
 let c: TestCluster;
 let farm: string;
 
-async function dog(args: string[], input?: Buffer | string): Promise<RunResult> {
-  const r = await c.dog(args, { input });
-  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
-  return r;
-}
+const dog = (args: string[], input?: Buffer | string): Promise<RunResult> => c.dogOk(args, { input });
 
 const pattern = (len: number, seed: number): Buffer => Buffer.from(Array.from({ length: len }, (_, i) => (i * 7 + seed) & 0xff));
 

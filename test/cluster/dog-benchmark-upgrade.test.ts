@@ -9,17 +9,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeNodes, nodeIdString, SD_NODE_SIZE } from '../../shared/node.js';
 import { VnodeRing } from '../../shared/placement.js';
-import { TestCluster, run, type RunResult } from '../lib/cluster.js';
+import { ORIGINAL_BIN, TestCluster, run, type RunResult } from '../lib/cluster.js';
 
 const MiB = 1024 * 1024;
-const ORIGINAL_DOG = '/work/shared/original/bin/dog';
+const ORIGINAL_DOG = join(ORIGINAL_BIN, 'dog');
 let c: TestCluster;
 
-async function dog(args: string[], input?: Buffer | string): Promise<RunResult> {
-  const r = await c.dog(args, { input });
-  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
-  return r;
-}
+const dog = (args: string[], input?: Buffer | string): Promise<RunResult> => c.dogOk(args, { input });
 
 test.before(async () => {
   c = await TestCluster.start({ nodes: 3, copies: 2 });

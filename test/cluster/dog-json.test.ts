@@ -11,11 +11,7 @@ import { TestCluster, run, type RunResult } from '../lib/cluster.js';
 const MiB = 1024 * 1024;
 let c: TestCluster;
 
-async function dog(args: string[], input?: Buffer | string): Promise<RunResult> {
-  const r = await c.dog(args, { input });
-  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
-  return r;
-}
+const dog = (args: string[], input?: Buffer | string): Promise<RunResult> => c.dogOk(args, { input });
 
 /** jq FILTER over dog's JSON output, parsed back (jq -c: one value per line). */
 async function jq(args: string[], filter = '.'): Promise<unknown> {

@@ -27,11 +27,7 @@ let c: TestCluster;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function dog(args: string[], input?: Buffer | string): Promise<RunResult> {
-  const r = await c.dog(args, { input });
-  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
-  return r;
-}
+const dog = (args: string[], input?: Buffer | string): Promise<RunResult> => c.dogOk(args, { input });
 
 async function volumeSha(args: string[]): Promise<string> {
   const r = await dog(['vdi', 'read', ...args]);

@@ -31,11 +31,7 @@ const code = ecCode(4, 2);
 let c: TestCluster;
 const dir = mkdtempSync(join(tmpdir(), 'sheepfs-ec-'));
 
-async function dog(args: string[], input?: Buffer): Promise<RunResult> {
-  const r = await c.dog(args, { input });
-  assert.is(r.code, 0, `dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
-  return r;
-}
+const dog = (args: string[], input?: Buffer): Promise<RunResult> => c.dogOk(args, { input });
 
 async function volumeSha(args: string[]): Promise<string> {
   const r = await dog(['vdi', 'read', ...args]);

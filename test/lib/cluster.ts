@@ -16,6 +16,8 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const SHEEP = join(ROOT, 'sheep/sheep');
 export const DOG = join(ROOT, 'dog/dog');
+/** The original C programs beside the project (../shared/original/bin), when present. */
+export const ORIGINAL_BIN = join(ROOT, '../shared/original/bin');
 
 export interface RunResult {
   code: number;
@@ -246,6 +248,13 @@ export class TestCluster {
       env: { SHEEPDOG_DOG_PORT: String(opts.port ?? this.port(0)), SHEEPDOG_DOG_ADDR: '127.0.0.1' },
       timeoutMs: opts.timeoutMs ?? 120_000,
     });
+  }
+
+  /** dog that must succeed: its result, or an error naming the command, exit code and stderr. */
+  async dogOk(args: readonly string[], opts: { input?: Buffer | string; port?: number; timeoutMs?: number } = {}): Promise<RunResult> {
+    const r = await this.dog(args, opts);
+    if (r.code !== 0) throw new Error(`dog ${args.join(' ')} -> ${r.code}: ${r.stderr}`);
+    return r;
   }
 
   /** kill -9 of sheep i. */
