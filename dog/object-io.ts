@@ -4,6 +4,7 @@
  * plain hex, as 1.0 prints them.
  */
 import { untrim } from '../shared/client.js';
+import { writeObjectRequest } from '../shared/object-io.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_FLAG } from '../shared/proto/flags.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
@@ -56,18 +57,8 @@ export interface WriteSpec {
   direct: boolean;
 }
 
-export function writeObjectRequest(w: WriteSpec): SdHeader {
-  let flags = (w.flags ?? 0) | SD_FLAG.CMD_WRITE;
-  if (w.cowOid) flags |= SD_FLAG.CMD_COW;
-  if (w.direct) flags |= SD_FLAG.CMD_DIRECT;
-  const h = SdHeader.request(w.create ? SD_OP.CREATE_AND_WRITE_OBJ : SD_OP.WRITE_OBJ, flags, w.data.length);
-  h.objOid = w.oid;
-  h.objCowOid = w.cowOid ?? 0n;
-  h.objCopies = w.copies;
-  h.objCopyPolicy = w.copyPolicy;
-  h.objOffset = w.offset;
-  return h;
-}
+/** The request of a write (shared with sheepfs and the NBD export). */
+export { writeObjectRequest };
 
 /** Write (or create) an object: the result and, on failure, the message the original prints. */
 export async function writeObjectQuiet(dog: Dog, w: WriteSpec): Promise<{ result: number; message?: string }> {

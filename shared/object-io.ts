@@ -37,15 +37,21 @@ export interface ObjectWrite {
   flags?: number;
 }
 
-export async function writeObject(link: Gatewayed, w: ObjectWrite): Promise<void> {
+/** The WRITE_OBJ (or CREATE_AND_WRITE_OBJ, with CMD_COW for a copy-on-write source) request of a write. */
+export function writeObjectRequest(w: ObjectWrite & { direct?: boolean }): SdHeader {
   let flags = (w.flags ?? 0) | SD_FLAG.CMD_WRITE;
   if (w.cowOid) flags |= SD_FLAG.CMD_COW;
+  if (w.direct) flags |= SD_FLAG.CMD_DIRECT;
   const h = SdHeader.request(w.create ? SD_OP.CREATE_AND_WRITE_OBJ : SD_OP.WRITE_OBJ, flags, w.data.length);
   h.objOid = w.oid;
   h.objCowOid = w.cowOid ?? 0n;
   h.objCopies = w.copies;
   h.objCopyPolicy = w.copyPolicy;
   h.objOffset = w.offset;
-  const r = await link.request(h, w.data);
+  return h;
+}
+
+export async function writeObject(link: Gatewayed, w: ObjectWrite): Promise<void> {
+  const r = await link.request(writeObjectRequest(w), w.data);
   if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `write of object ${w.oid.toString(16)}`);
 }
