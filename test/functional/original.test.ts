@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const suite = join(root, '..', 'shared', 'functional');
 const runSh = join(suite, 'run.sh');
 const listed = readFileSync(join(root, 'test', 'functional', 'original-tests.txt'), 'utf8')
-  .split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+  .split('\n').flatMap((l) => l.replace(/#.*/, '').trim().split(/\s+/)).filter((t) => t !== '');
 /** Time bound of one functional test: twice run.sh's default, for a busy machine. */
 const PER_TEST_S = 480;
 /** Most lines of one test's diff printed on failure. */
