@@ -17,6 +17,7 @@
  */
 import { autoVnodes, VnodeRing } from '../../shared/placement.js';
 import { makeNode, nodeKey, type SdNode } from '../../shared/node.js';
+import { seededRandom } from '../lib/history.js';
 
 const OBJECTS = Number(process.argv[2] ?? 2_000_000);
 const COPIES = 3;
@@ -26,17 +27,7 @@ const CAPACITY_MIX: readonly [bigint, number][] = [[4n, 0.5], [8n, 0.3], [16n, 0
 /** Objects per VDI: oids are vid << 32 | index, as data objects are. */
 const OBJECTS_PER_VDI = 100_000;
 
-/** A small seeded generator (mulberry32) so every run models the same cluster. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 function ipOf(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
