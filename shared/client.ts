@@ -59,18 +59,30 @@ export class SheepConnection {
   private failure: Error | null = null;
   private readonly closeListeners: (() => void)[] = [];
 
-  private constructor(private readonly socket: net.Socket, readonly target: Target) {
-    this.reader = new FrameReader((h) => h.dataLength, (h, p) => this.onReply(h, p));
-    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+  private constructor(private readonly socket: net.Socket, readonly target: Target, reader: FrameReader) {
+    this.reader = reader;
+    reader.onFrame = (h, p) => this.onReply(h, p);
     socket.on('error', (err) => this.fail(new SdError(SD_RES.NETWORK_ERROR, strerror(err))));
     socket.on('close', () => this.fail(new SdError(SD_RES.NETWORK_ERROR, 'connection closed')));
   }
 
   static connect(target: Target, timeoutMs = CONNECT_TIMEOUT_MS): Promise<SheepConnection> {
     return new Promise((resolve, reject) => {
+      // replies are read by the frame reader itself (see FrameReader.readTarget);
+      // a frame before the connection object exists would be a broken peer
+      const reader = new FrameReader((h) => h.dataLength, (h) => {
+        throw new Error(`reply ${h.id} before the connection was made`);
+      });
+      const onread: net.OnReadOpts = {
+        buffer: () => reader.readTarget(),
+        callback: (n, buf) => {
+          reader.filled(n, buf as Buffer);
+          return true;
+        },
+      };
       const socket = 'path' in target
-        ? net.createConnection({ path: target.path })
-        : net.createConnection({ host: target.host, port: target.port, noDelay: true });
+        ? net.createConnection({ path: target.path, onread })
+        : net.createConnection({ host: target.host, port: target.port, noDelay: true, onread });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ConnectError(target, 'Connection timed out'));
@@ -78,7 +90,7 @@ export class SheepConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SheepConnection(socket, target));
+        resolve(new SheepConnection(socket, target, reader));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);

@@ -11,9 +11,9 @@
  * Usage: npx tsc -p . && node build/test/bench/latency-ab.js BASELINE_DIR [--requests 2000] [--rounds 3]
  *   BASELINE_DIR: e.g. `git archive COMMIT | tar -x -C DIR`, node_modules linked, `npx tsc -p .` there
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TestCluster as OurCluster } from '../lib/cluster.js';
+import { cpuNs } from './cpu.js';
 import { LAT_JOBS, latency, latencyObject, median } from './one-in-flight.js';
 
 function arg(name: string, fallback: string): string {
@@ -27,19 +27,6 @@ const REQUESTS = Number(arg('--requests', '2000'));
 const ROUNDS = Number(arg('--rounds', '3'));
 
 type Cluster = Pick<OurCluster, 'port' | 'dog' | 'cleanup' | 'pids'>;
-
-/** ns of CPU the processes' threads have run (the first field of schedstat). */
-function cpuNs(pids: Iterable<number>): number {
-  let ns = 0;
-  for (const pid of pids) {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch { /* the thread ended */ }
-    }
-  }
-  return ns;
-}
 
 async function main(): Promise<void> {
   const base = (await import(join(resolve(BASE), 'build/test/lib/cluster.js'))) as { TestCluster: typeof OurCluster };
