@@ -140,7 +140,7 @@ export class Gateway {
       return r;
     }
     // a connection that is up sends at once: no turn of the event loop before the bytes leave
-    const conn = this.s.readyPeerConn(node) ?? await this.s.peerConn(node);
+    const conn = this.s.peers.readyPeerConn(node) ?? await this.s.peers.peerConn(node);
     const timeoutMs = deadline === undefined ? PEER_TIMEOUT_MS : Math.max(1, Math.min(PEER_TIMEOUT_MS, deadline - Date.now()));
     const r = await conn.request(hdr, payload, timeoutMs);
     if (STAGE_TIMES_ON) stageSince(`${opName(hdr.opcode)} round trip`, t0);

@@ -177,7 +177,7 @@ export class Group implements ClusterHandlers {
   async leave(left: SdNode, members: readonly SdNode[]): Promise<void> {
     this.members = sortNodes(members);
     this.s.log.info('group', `${nodeAddrString(left)} left`);
-    this.s.dropPeer(left);
+    this.s.peers.dropPeer(left);
     this.s.vdis.dropParticipant(left);
     if (this.status === SD_STATUS.OK) await this.newEpoch();
     else this.rebuildRing();

@@ -28,7 +28,7 @@ const DRAIN_OLD_OPS_MS = 30_000;
 
 /** The members whose objects recovery lists: those holding data, and this node. */
 function listedMembers(s: Sheep): SdNode[] {
-  return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.isSelf(n));
+  return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.peers.isSelf(n));
 }
 
 /** recovery_state.state (§16.5) */
@@ -346,13 +346,13 @@ export class Recovery {
   private myStrip(oid: bigint, ring: VnodeRing): number | undefined {
     const strips = this.ecStrips(oid);
     if (strips === undefined) return undefined;
-    return ring.holders(oid, strips).findIndex((n) => this.s.isSelf(n));
+    return ring.holders(oid, strips).findIndex((n) => this.s.peers.isSelf(n));
   }
 
   private ownsOid(oid: bigint, ring = this.s.group.ring): boolean {
     if (ring.isEmpty) return false;
     const strips = this.ecStrips(oid);
-    return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.isSelf(n));
+    return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.peers.isSelf(n));
   }
 
   private owns(ref: ObjectRef): boolean {
@@ -395,11 +395,11 @@ export class Recovery {
 
   private async objectList(n: SdNode): Promise<bigint[]> {
     const store = this.s.store;
-    if (this.s.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
+    if (this.s.peers.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
     for (let len = OBJ_LIST_START_BYTES; len <= OBJ_LIST_MAX_BYTES; len *= 2) {
       const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
       req.epoch = this.s.group.epoch;
-      const conn = await this.s.peerConn(n);
+      const conn = await this.s.peers.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
       if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result);
@@ -439,7 +439,7 @@ export class Recovery {
       if (ring.isEmpty) continue;
       for (const h of ring.holders(oid, this.copies(oid))) {
         let data: Buffer | undefined | 'error';
-        if (this.s.isSelf(h)) {
+        if (this.s.peers.isSelf(h)) {
           const tag = store.staleEpoch(ref);
           if (tag !== undefined && tag >= e) data = await store.readStale(ref, tag, 0, size);
         } else if (alive.has(nodeKey(h))) {
@@ -488,7 +488,7 @@ export class Recovery {
     req.objTgtEpoch = tgtEpoch;
     if (ec !== undefined) req.objEcIndex = ec;
     try {
-      const conn = await this.s.peerConn(n);
+      const conn = await this.s.peers.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.OLD_NODE_VER) throw new Superseded();
       if (rsp.hdr.result === SD_RES.NO_OBJ) return undefined;

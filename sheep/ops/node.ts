@@ -23,7 +23,7 @@ const MD_INFO_ENTRY = 4120;
 function localRef(s: Sheep, oid: bigint): ObjectRef | undefined {
   if (!isEcObj(oid, s.gateway.copyPolicy(oid, 0))) return { oid, ec: undefined };
   const holders = s.group.ring.holders(oid, s.gateway.copies(oid, 0));
-  const idx = holders.findIndex((n) => s.isSelf(n));
+  const idx = holders.findIndex((n) => s.peers.isSelf(n));
   return idx < 0 ? undefined : { oid, ec: idx };
 }
 

@@ -14,11 +14,11 @@ const LIST_MAX_BYTES = 1 << 30;
 const LIST_TIMEOUT_MS = 30_000;
 
 async function objectList(s: Sheep, n: SdNode): Promise<bigint[]> {
-  if (s.isSelf(n)) return s.store ? [...s.store.oids(), ...s.store.staleOids()] : [];
+  if (s.peers.isSelf(n)) return s.store ? [...s.store.oids(), ...s.store.staleOids()] : [];
   for (let len = LIST_START_BYTES; len <= LIST_MAX_BYTES; len *= 2) {
     const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
     req.epoch = s.group.epoch;
-    const conn = await s.peerConn(n);
+    const conn = await s.peers.peerConn(n);
     const rsp = await conn.request(req, undefined, LIST_TIMEOUT_MS);
     if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
     if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result, 'GET_OBJ_LIST');

@@ -84,7 +84,7 @@ test('a client write sends nothing after its deadline and waits no longer for a 
     ring: { isEmpty: false, holders: () => [A, B, C] }, waitForEpoch: async () => {},
   };
   const s = {
-    group, log, stopping: false, self: D, vdis: new Map(), peerConn: async (n: SdNode) => conn(n), readyPeerConn: () => undefined,
+    group, log, stopping: false, self: D, vdis: new Map(), peers: { peerConn: async (n: SdNode) => conn(n), readyPeerConn: () => undefined },
   } as unknown as Sheep;
   const gw = new Gateway(s);
   const started = Date.now();
