@@ -9,7 +9,10 @@ import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import { GATEWAY_RETRY_DEADLINE_MS } from '../shared/timeouts.js';
-import type { Sheep } from './sheep.js';
+import type { Logger } from './log.js';
+import type { Peers } from './peers.js';
+import type { EpochWaiter } from './ports.js';
+import type { VdiTable } from './vdi-table.js';
 import { STAGE_TIMES_ON, stageNow, stageSince } from './stage-times.js';
 
 /** Results after which the whole request is tried again on a fresh ring. */
@@ -43,8 +46,28 @@ export interface ObjectIo {
  * nodes that hold it: all of them for writes, one healthy copy for reads.
  * This sheep's own copy is handled in-process.
  */
+/** How erasure-coded objects are read and written (EcIo implements it). */
+export interface StripIo {
+  read(io: ObjectIo, length: number): Promise<Buffer>;
+  write(io: ObjectIo, data: Buffer, create: boolean): Promise<void>;
+  remove(io: ObjectIo): Promise<void>;
+}
+
+/** What the gateway is given. */
+export interface GatewayDeps {
+  readonly log: Logger;
+  readonly group: EpochWaiter;
+  readonly vdis: Pick<VdiTable, 'get'>;
+  readonly peers: Pick<Peers, 'peerConn' | 'readyPeerConn'>;
+  readonly ec: StripIo;
+  readonly self: SdNode;
+  readonly stopping: boolean;
+  /** Run a peer op against this sheep's own store, without a socket. */
+  peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
+}
+
 export class Gateway {
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: GatewayDeps) {}
 
   /** Block size shift of the VDI an object belongs to. */
   blockShift(oid: bigint): number {

@@ -6,10 +6,12 @@ import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
-import { trimZeroBlocks } from './ops/peer.js';
-import type { Sheep } from './sheep.js';
-import { recoveryWouldFillDisk } from './store/diskfull.js';
+import type { EcIo } from './ec-io.js';
+import type { EpochRecord } from './meta.js';
+import type { SheepOptions } from './options.js';
+import { recoveryWouldFillDisk, type DiskfullInputs } from './store/diskfull.js';
 import { parseObjectName, type ObjectRef } from './store/store.js';
+import { trimZeroBlocks } from './store/zero-blocks.js';
 
 /** Objects recovered at once (the original runs 2 workers per disk). */
 export const RECOVERY_WORKERS = 2;
@@ -26,8 +28,25 @@ const RECOVERY_LIST_RETRY_MS = 10 * 60_000;
 /** How long a new recovery waits for peer ops of the previous epoch to finish. */
 const DRAIN_OLD_OPS_MS = 30_000;
 
+/**
+ * What recovery decides from: the membership and epoch (group), this node's
+ * store, the peers (object lists, object copies), an object's layout, and
+ * the epoch log. It reaches nothing else of the daemon.
+ */
+export interface RecoveryInputs extends DiskfullInputs {
+  readonly opts: Pick<SheepOptions, 'recovery'>;
+  readonly self: SdNode;
+  /** the sheep is stopping: a running recovery ends */
+  readonly stopping: boolean;
+  readonly ec: Pick<EcIo, 'rebuildStrip'>;
+  /** An epoch's members: from our log, else from a member that has it. */
+  epochRecord(epoch: number): Promise<EpochRecord | undefined>;
+  /** Issue a cluster op (COMPLETE_RECOVERY) as this sheep. */
+  runInternalClusterOp(req: SdHeader, payload?: Buffer): Promise<SdHeader>;
+}
+
 /** The members whose objects recovery lists: those holding data, and this node. */
-function listedMembers(s: Sheep): SdNode[] {
+function listedMembers(s: RecoveryInputs): SdNode[] {
   return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.peers.isSelf(n));
 }
 
@@ -80,7 +99,7 @@ export class Recovery {
   /** `interval`: the interval as it was set (GET_RECOVERY reports it back exactly) */
   throttle: { max: number; intervalMs: number; interval?: bigint } = { max: 0, intervalMs: 0 };
 
-  constructor(private readonly s: Sheep) {
+  constructor(private readonly s: RecoveryInputs) {
     if (s.opts.recovery) this.throttle = { max: s.opts.recovery.max, intervalMs: s.opts.recovery.interval };
   }
 

@@ -14,7 +14,7 @@ import type { ClusterDriver } from './cluster/driver.js';
 import { ClusterOps } from './cluster-ops.js';
 import { EcIo } from './ec-io.js';
 import { Gateway } from './gateway.js';
-import { Group } from './group.js';
+import { Group, type GroupEvents } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
@@ -91,7 +91,13 @@ export class Sheep {
     this.ec = new EcIo(this);
     this.vdiManager = new VdiManager(this);
     this.clusterOps = new ClusterOps(this);
-    this.group = new Group(this);
+    const sheep = this;
+    this.group = new Group({
+      log, opts,
+      get meta() { return sheep.meta; },
+      get self() { return sheep.self; },
+      events: this.groupEvents(),
+    });
     this.server = new Server(this);
     this.recovery = new Recovery(this);
   }
@@ -227,6 +233,33 @@ export class Sheep {
   }
 
   // --- what the rooms ask of the sheep ----------------------------------------
+
+  /** What Group's events do here. */
+  private groupEvents(): GroupEvents {
+    return {
+      onJoined: () => this.onJoined(),
+      onMemberJoined: (node) => this.syncVdiStatesFrom([node]),
+      onNotInLatestEpoch: (ownLastEpoch) => this.setAsideAll(ownLastEpoch),
+      onFormattedByJoin: async () => { await this.md?.setLayout(this.group.cinfo.defaultStore === 'tree'); },
+      saveConfig: () => this.saveConfig(),
+      markRunning: () => this.markRunning(),
+      onServing: () => this.onServing(),
+      onEpochChange: (prevNodes) => this.onEpochChange(prevNodes),
+      onMemberLeft: (node) => {
+        this.peers.dropPeer(node);
+        this.vdis.dropParticipant(node);
+      },
+      onMessage: (sender, msg, self) => this.clusterOps.deliver(sender, msg, self),
+      onMembershipLost: (reason) => {
+        if (!this.driver.rejoinable || this.stopping) {
+          this.fatal(`cluster membership lost: ${reason}`);
+          return;
+        }
+        void this.rejoin(reason);
+      },
+      fatal: (msg) => this.fatal(msg),
+    };
+  }
 
   /** Run a peer op against our own store without a socket. */
   async peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
