@@ -3,8 +3,7 @@ import { nodeAddrString, type SdNode } from '../shared/node.js';
 import { HEADER_SIZE, SdHeader } from '../shared/proto/header.js';
 import { opName } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
-import { clusterOp, type ClusterOpDef } from './ops/index.js';
-import type { Sheep } from './sheep.js';
+import { clusterOp, type ClusterOpDef, type OpContext } from './ops/index.js';
 
 /** Largest cluster message (the original's SD_MAX_EVENT_BUF_SIZE). */
 export const MAX_CLUSTER_MSG = 128 * 1024;
@@ -24,7 +23,7 @@ export class ClusterOps {
   private nextToken = 1;
   private readonly waiting = new Map<number, (o: Outcome) => void>();
 
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: OpContext) {}
 
   private encode(token: number, req: SdHeader, rsp: SdHeader, data: Buffer | undefined): Buffer {
     const len = 4 + 2 * HEADER_SIZE + (data?.length ?? 0);

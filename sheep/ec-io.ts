@@ -7,8 +7,19 @@ import { SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
-import type { ObjectIo } from './gateway.js';
-import type { Sheep } from './sheep.js';
+import type { Gateway, ObjectIo, StripIo } from './gateway.js';
+import type { Logger } from './log.js';
+import type { EpochRecord } from './meta.js';
+import type { MembershipView } from './ports.js';
+
+/** What EC I/O is given: the gateway's peer requests and retries, the membership, old epochs. */
+export interface EcDeps {
+  readonly log: Logger;
+  readonly group: MembershipView;
+  readonly gateway: Pick<Gateway, 'peer' | 'retrying' | 'objSize' | 'copyPolicy'>;
+  /** An epoch's members (from our log, else from a member that has it). */
+  epochRecord(epoch: number): Promise<EpochRecord | undefined>;
+}
 
 /** Older epochs searched for a strip that is not where the current ring puts it. */
 export const EC_HISTORY_EPOCHS_MAX = 16;
@@ -45,12 +56,12 @@ export function ecStripFileSize(objSize: number, d: number): number {
  * that cannot be read from its holder is looked for on the holders of older
  * epochs, and the missing ones are rebuilt from any d strips found.
  */
-export class EcIo {
+export class EcIo implements StripIo {
   /** writes of one object run one at a time here (stripe read-modify-write) */
   private readonly writeChains = new Map<bigint, Promise<unknown>>();
   private readonly rings = new Map<string, VnodeRing | null>();
 
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: EcDeps) {}
 
   geometry(oid: bigint, requestedPolicy: number): EcGeometry {
     const policy = this.s.gateway.copyPolicy(oid, requestedPolicy);

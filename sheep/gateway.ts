@@ -9,7 +9,10 @@ import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import { GATEWAY_RETRY_DEADLINE_MS } from '../shared/timeouts.js';
-import type { Sheep } from './sheep.js';
+import type { Logger } from './log.js';
+import type { Peers } from './peers.js';
+import type { EpochWaiter } from './ports.js';
+import type { VdiTable } from './vdi-table.js';
 import { STAGE_TIMES_ON, stageNow, stageSince } from './stage-times.js';
 
 /** Results after which the whole request is tried again on a fresh ring. */
@@ -43,8 +46,28 @@ export interface ObjectIo {
  * nodes that hold it: all of them for writes, one healthy copy for reads.
  * This sheep's own copy is handled in-process.
  */
+/** How erasure-coded objects are read and written (EcIo implements it). */
+export interface StripIo {
+  read(io: ObjectIo, length: number): Promise<Buffer>;
+  write(io: ObjectIo, data: Buffer, create: boolean): Promise<void>;
+  remove(io: ObjectIo): Promise<void>;
+}
+
+/** What the gateway is given. */
+export interface GatewayDeps {
+  readonly log: Logger;
+  readonly group: EpochWaiter;
+  readonly vdis: Pick<VdiTable, 'get'>;
+  readonly peers: Pick<Peers, 'peerConn' | 'readyPeerConn'>;
+  readonly ec: StripIo;
+  readonly self: SdNode;
+  readonly stopping: boolean;
+  /** Run a peer op against this sheep's own store, without a socket. */
+  peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
+}
+
 export class Gateway {
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: GatewayDeps) {}
 
   /** Block size shift of the VDI an object belongs to. */
   blockShift(oid: bigint): number {
@@ -140,7 +163,7 @@ export class Gateway {
       return r;
     }
     // a connection that is up sends at once: no turn of the event loop before the bytes leave
-    const conn = this.s.readyPeerConn(node) ?? await this.s.peerConn(node);
+    const conn = this.s.peers.readyPeerConn(node) ?? await this.s.peers.peerConn(node);
     const timeoutMs = deadline === undefined ? PEER_TIMEOUT_MS : Math.max(1, Math.min(PEER_TIMEOUT_MS, deadline - Date.now()));
     const r = await conn.request(hdr, payload, timeoutMs);
     if (STAGE_TIMES_ON) stageSince(`${opName(hdr.opcode)} round trip`, t0);

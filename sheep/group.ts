@@ -6,7 +6,9 @@ import { SD_CLUSTER_FLAG, SD_STATUS } from '../shared/proto/flags.js';
 import { SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import type { ClusterHandlers } from './cluster/driver.js';
-import type { Sheep } from './sheep.js';
+import type { Logger } from './log.js';
+import type { MetaStore } from './meta.js';
+import type { SheepOptions } from './options.js';
 
 /** How long a request that carries a newer epoch waits for this sheep to catch up. */
 export const EPOCH_WAIT_MS = 10_000;
@@ -15,6 +17,48 @@ export const sortNodes = (nodes: readonly SdNode[]): SdNode[] => [...nodes].sort
 
 function sameNodeSet(a: readonly SdNode[], b: readonly SdNode[]): boolean {
   return a.length === b.length && a.every((n) => b.some((m) => sameNode(n, m)));
+}
+
+/**
+ * What Group tells the daemon. Each is called in the order the cluster
+ * delivered the event, and awaited where it returns a promise.
+ */
+export interface GroupEvents {
+  /** This sheep was accepted: learn what the members know (VDI states). */
+  onJoined(): Promise<void>;
+  /** Another sheep was accepted. */
+  onMemberJoined(node: SdNode): Promise<void>;
+  /** We join a cluster whose latest epoch does not list us: set every local object aside. */
+  onNotInLatestEpoch(ownLastEpoch: number): Promise<void>;
+  /** A join made an unformatted sheep part of a formatted, serving cluster. */
+  onFormattedByJoin(): Promise<void>;
+  /** The cluster config (cinfo) changed and must be persisted. */
+  saveConfig(): Promise<void>;
+  /** The cluster serves: a later start is not after a clean shutdown. */
+  markRunning(): Promise<void>;
+  /** The cluster serves without a new epoch. */
+  onServing(): void;
+  /** A new epoch began; prevNodes are the members of the one before. */
+  onEpochChange(prevNodes: readonly SdNode[]): void;
+  /** A member left (its connections and VDI participation go). */
+  onMemberLeft(node: SdNode): void;
+  /** A cluster message (a cluster op's main part) in cluster order. */
+  onMessage(sender: SdNode, msg: Buffer, self: boolean): Promise<void>;
+  /** The driver dropped this sheep from the cluster. */
+  onMembershipLost(reason: string): void;
+  /** This sheep cannot be a member (another cluster, another protocol): stop. */
+  fatal(msg: string): void;
+}
+
+/** What Group is given: its log, the epoch log in the metadata, two options, who it is. */
+export interface GroupDeps {
+  readonly log: Logger;
+  readonly meta: Pick<MetaStore, 'getConfig' | 'latestEpoch' | 'getEpoch' | 'putEpoch' | 'clearEpochs'>;
+  readonly opts: Pick<SheepOptions, 'vnodes' | 'gateway'>;
+  readonly self: SdNode;
+  readonly events: GroupEvents;
+  /** seconds since the epoch, as an epoch record's time (a test's clock) */
+  now?(): number;
 }
 
 /**
@@ -31,12 +75,16 @@ export class Group implements ClusterHandlers {
   private epochWaiters: { epoch: number; resolve: () => void }[] = [];
   private joinedWaiters: (() => void)[] = [];
 
-  constructor(private readonly s: Sheep) {
+  constructor(private readonly s: GroupDeps) {
     this.cinfo = {
       protoVer: SD_SHEEP_PROTO_VER, disableRecovery: false, epoch: 0, ctime: 0n,
       flags: s.opts.vnodes === undefined ? SD_CLUSTER_FLAG.AUTO_VNODES : 0,
       nrCopies: 0, copyPolicy: 0, status: SD_STATUS.WAIT, blockSizeShift: 0, defaultStore: '', nodes: [],
     };
+  }
+
+  private nowSeconds(): number {
+    return this.s.now ? this.s.now() : Math.floor(Date.now() / 1000);
   }
 
   get epoch(): number {
@@ -118,12 +166,12 @@ export class Group implements ClusterHandlers {
     if (self) {
       const problem = this.joinProblem(ci);
       if (problem) {
-        this.s.fatal(problem);
+        this.s.events.fatal(problem);
         return;
       }
     }
     if (self && ci.epoch > 0 && !ci.nodes.some((n) => sameNode(n, this.s.self))) {
-      await this.s.setAsideAll(this.cinfo.epoch || ci.epoch);
+      await this.s.events.onNotInLatestEpoch(this.cinfo.epoch || ci.epoch);
     }
     if (self && members.length === 1 && ci.status === SD_STATUS.WAIT && ci.epoch > 0 && ci.ctime !== 0n
       && ci.nodes.every((n) => sameNode(n, joined))) {
@@ -142,17 +190,17 @@ export class Group implements ClusterHandlers {
       this.s.log.info('group', `${nodeAddrString(joined)} joined`);
     }
     if (this.status === SD_STATUS.SHUTDOWN) return;
-    if (self) await this.s.onJoined();
-    else await this.s.syncVdiStatesFrom([joined]);
+    if (self) await this.s.events.onJoined();
+    else await this.s.events.onMemberJoined(joined);
     if (this.status === SD_STATUS.OK) {
       if (!wasFormatted) {
-        await this.s.saveConfig();
-        await this.s.md?.setLayout(this.cinfo.defaultStore === 'tree');
+        await this.s.events.saveConfig();
+        await this.s.events.onFormattedByJoin();
       }
       if (!sameNodeSet(this.cinfo.nodes, this.members)) await this.newEpoch();
       else this.rebuildRing();
-      await this.s.markRunning();
-      this.s.onServing();
+      await this.s.events.markRunning();
+      this.s.events.onServing();
     } else {
       this.rebuildRing();
     }
@@ -177,14 +225,13 @@ export class Group implements ClusterHandlers {
   async leave(left: SdNode, members: readonly SdNode[]): Promise<void> {
     this.members = sortNodes(members);
     this.s.log.info('group', `${nodeAddrString(left)} left`);
-    this.s.dropPeer(left);
-    this.s.vdis.dropParticipant(left);
+    this.s.events.onMemberLeft(left);
     if (this.status === SD_STATUS.OK) await this.newEpoch();
     else this.rebuildRing();
   }
 
   async notify(sender: SdNode, msg: Buffer, self: boolean): Promise<void> {
-    await this.s.clusterOps.deliver(sender, msg, self);
+    await this.s.events.onMessage(sender, msg, self);
   }
 
   async updateNode(node: SdNode, members: readonly SdNode[]): Promise<void> {
@@ -195,11 +242,7 @@ export class Group implements ClusterHandlers {
   }
 
   lost(reason: string): void {
-    if (!this.s.driver.rejoinable || this.s.stopping) {
-      this.s.fatal(`cluster membership lost: ${reason}`);
-      return;
-    }
-    void this.s.rejoin(reason);
+    this.s.events.onMembershipLost(reason);
   }
 
   /**
@@ -220,23 +263,23 @@ export class Group implements ClusterHandlers {
     const prev = this.cinfo.nodes;
     const nodes = this.effective(this.members);
     this.cinfo = { ...this.cinfo, epoch: this.cinfo.epoch + 1, nodes };
-    await this.s.meta.putEpoch({ epoch: this.cinfo.epoch, nodes, time: BigInt(Math.floor(Date.now() / 1000)) });
+    await this.s.meta.putEpoch({ epoch: this.cinfo.epoch, nodes, time: BigInt(this.nowSeconds()) });
     this.rebuildRing();
     this.s.log.info('group', `epoch ${this.cinfo.epoch}: ${nodes.map(nodeAddrString).join(', ')}`);
     for (const w of this.epochWaiters.filter((x) => x.epoch <= this.cinfo.epoch)) w.resolve();
     this.epochWaiters = this.epochWaiters.filter((x) => x.epoch > this.cinfo.epoch);
-    this.s.onEpochChange(prev);
+    this.s.events.onEpochChange(prev);
   }
 
   /** MAKE_FS main part: a fresh cluster at epoch 1 with the current members. */
   async format(ci: Pick<ClusterInfo, 'ctime' | 'flags' | 'nrCopies' | 'copyPolicy' | 'blockSizeShift' | 'defaultStore'>): Promise<void> {
     await this.s.meta.clearEpochs();
     this.cinfo = { ...this.cinfo, ...ci, epoch: 0, status: SD_STATUS.OK, nodes: [], disableRecovery: false };
-    await this.s.saveConfig();
+    await this.s.events.saveConfig();
     const nodes = this.effective(this.members);
     this.cinfo.epoch = 1;
     this.cinfo.nodes = nodes;
-    await this.s.meta.putEpoch({ epoch: 1, nodes, time: BigInt(Math.floor(Date.now() / 1000)) });
+    await this.s.meta.putEpoch({ epoch: 1, nodes, time: BigInt(this.nowSeconds()) });
     this.rebuildRing();
     for (const w of this.epochWaiters.splice(0)) w.resolve();
   }
@@ -245,7 +288,7 @@ export class Group implements ClusterHandlers {
   async forceRecover(): Promise<void> {
     this.cinfo.status = SD_STATUS.OK;
     await this.newEpoch();
-    await this.s.markRunning();
+    await this.s.events.markRunning();
   }
 
   setStatus(status: number): void {

@@ -9,7 +9,25 @@ import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { listenOn } from './listen.js';
 import { JournalStore } from './store/journal.js';
-import type { Sheep } from './sheep.js';
+import type { Logger } from './log.js';
+import type { SheepOptions } from './options.js';
+import type { MembershipView } from './ports.js';
+import type { Recovery } from './recovery.js';
+import type { Stats } from './stats.js';
+import type { ObjectCache } from './store/object-cache.js';
+import type { DiskInfo, ObjectStore } from './store/store.js';
+
+/** What the metrics read: counters, membership, recovery, store and cache. */
+export interface MetricsDeps {
+  readonly opts: Pick<SheepOptions, 'metrics'>;
+  readonly log: Logger;
+  readonly stats: Stats;
+  readonly group: MembershipView;
+  readonly recovery: Pick<Recovery, 'state'>;
+  readonly store: ObjectStore | undefined;
+  readonly cache: ObjectCache | undefined;
+  diskInfo(): Promise<DiskInfo[]>;
+}
 
 /** Latency buckets (seconds): sub-millisecond local hits to slow recoveries. */
 const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -17,7 +35,7 @@ const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 const SCRAPE_TIMEOUT_MS = 10_000;
 
 /** Build the registry of one sheep's metrics and start timing its requests. */
-export function sheepRegistry(s: Sheep): Registry {
+export function sheepRegistry(s: MetricsDeps): Registry {
   const r = new Registry();
   const registers = [r];
   collectDefaultMetrics({ register: r });
@@ -69,7 +87,7 @@ export function sheepRegistry(s: Sheep): Registry {
   });
 
   // the store, per disk (one disk `<store>/obj` without md)
-  const perDisk = (name: string, help: string, pick: (d: Awaited<ReturnType<Sheep['diskInfo']>>[number]) => number): void => {
+  const perDisk = (name: string, help: string, pick: (d: Awaited<ReturnType<MetricsDeps['diskInfo']>>[number]) => number): void => {
     new Gauge({
       name, help, labelNames: ['disk'], registers,
       async collect() {
@@ -159,10 +177,10 @@ export function sheepRegistry(s: Sheep): Registry {
 
 /** The /metrics HTTP endpoint. */
 export class MetricsServer {
-  private constructor(private readonly srv: http.Server, private readonly s: Sheep) {}
+  private constructor(private readonly srv: http.Server, private readonly s: MetricsDeps) {}
 
   /** Serve where --metrics says; undefined when it is off. */
-  static async start(s: Sheep): Promise<MetricsServer | undefined> {
+  static async start(s: MetricsDeps): Promise<MetricsServer | undefined> {
     const at = s.opts.metrics;
     if (!at) return undefined;
     const registry = sheepRegistry(s);

@@ -6,10 +6,12 @@ import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
-import { trimZeroBlocks } from './ops/peer.js';
-import type { Sheep } from './sheep.js';
-import { recoveryWouldFillDisk } from './store/diskfull.js';
+import type { EcIo } from './ec-io.js';
+import type { EpochRecord } from './meta.js';
+import type { SheepOptions } from './options.js';
+import { recoveryWouldFillDisk, type DiskfullInputs } from './store/diskfull.js';
 import { parseObjectName, type ObjectRef } from './store/store.js';
+import { trimZeroBlocks } from './store/zero-blocks.js';
 
 /** Objects recovered at once (the original runs 2 workers per disk). */
 export const RECOVERY_WORKERS = 2;
@@ -26,9 +28,26 @@ const RECOVERY_LIST_RETRY_MS = 10 * 60_000;
 /** How long a new recovery waits for peer ops of the previous epoch to finish. */
 const DRAIN_OLD_OPS_MS = 30_000;
 
+/**
+ * What recovery decides from: the membership and epoch (group), this node's
+ * store, the peers (object lists, object copies), an object's layout, and
+ * the epoch log. It reaches nothing else of the daemon.
+ */
+export interface RecoveryInputs extends DiskfullInputs {
+  readonly opts: Pick<SheepOptions, 'recovery'>;
+  readonly self: SdNode;
+  /** the sheep is stopping: a running recovery ends */
+  readonly stopping: boolean;
+  readonly ec: Pick<EcIo, 'rebuildStrip'>;
+  /** An epoch's members: from our log, else from a member that has it. */
+  epochRecord(epoch: number): Promise<EpochRecord | undefined>;
+  /** Issue a cluster op (COMPLETE_RECOVERY) as this sheep. */
+  runInternalClusterOp(req: SdHeader, payload?: Buffer): Promise<SdHeader>;
+}
+
 /** The members whose objects recovery lists: those holding data, and this node. */
-function listedMembers(s: Sheep): SdNode[] {
-  return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.isSelf(n));
+function listedMembers(s: RecoveryInputs): SdNode[] {
+  return s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0 || s.peers.isSelf(n));
 }
 
 /** recovery_state.state (§16.5) */
@@ -80,7 +99,7 @@ export class Recovery {
   /** `interval`: the interval as it was set (GET_RECOVERY reports it back exactly) */
   throttle: { max: number; intervalMs: number; interval?: bigint } = { max: 0, intervalMs: 0 };
 
-  constructor(private readonly s: Sheep) {
+  constructor(private readonly s: RecoveryInputs) {
     if (s.opts.recovery) this.throttle = { max: s.opts.recovery.max, intervalMs: s.opts.recovery.interval };
   }
 
@@ -346,13 +365,13 @@ export class Recovery {
   private myStrip(oid: bigint, ring: VnodeRing): number | undefined {
     const strips = this.ecStrips(oid);
     if (strips === undefined) return undefined;
-    return ring.holders(oid, strips).findIndex((n) => this.s.isSelf(n));
+    return ring.holders(oid, strips).findIndex((n) => this.s.peers.isSelf(n));
   }
 
   private ownsOid(oid: bigint, ring = this.s.group.ring): boolean {
     if (ring.isEmpty) return false;
     const strips = this.ecStrips(oid);
-    return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.isSelf(n));
+    return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.peers.isSelf(n));
   }
 
   private owns(ref: ObjectRef): boolean {
@@ -395,11 +414,11 @@ export class Recovery {
 
   private async objectList(n: SdNode): Promise<bigint[]> {
     const store = this.s.store;
-    if (this.s.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
+    if (this.s.peers.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
     for (let len = OBJ_LIST_START_BYTES; len <= OBJ_LIST_MAX_BYTES; len *= 2) {
       const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
       req.epoch = this.s.group.epoch;
-      const conn = await this.s.peerConn(n);
+      const conn = await this.s.peers.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
       if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result);
@@ -439,7 +458,7 @@ export class Recovery {
       if (ring.isEmpty) continue;
       for (const h of ring.holders(oid, this.copies(oid))) {
         let data: Buffer | undefined | 'error';
-        if (this.s.isSelf(h)) {
+        if (this.s.peers.isSelf(h)) {
           const tag = store.staleEpoch(ref);
           if (tag !== undefined && tag >= e) data = await store.readStale(ref, tag, 0, size);
         } else if (alive.has(nodeKey(h))) {
@@ -488,7 +507,7 @@ export class Recovery {
     req.objTgtEpoch = tgtEpoch;
     if (ec !== undefined) req.objEcIndex = ec;
     try {
-      const conn = await this.s.peerConn(n);
+      const conn = await this.s.peers.peerConn(n);
       const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
       if (rsp.hdr.result === SD_RES.OLD_NODE_VER) throw new Superseded();
       if (rsp.hdr.result === SD_RES.NO_OBJ) return undefined;

@@ -8,9 +8,9 @@ import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
 import { listenOn } from './listen.js';
-import { lookupOp } from './ops/index.js';
+import type { ClusterOps } from './cluster-ops.js';
+import { lookupOp, type OpContext } from './ops/index.js';
 import { STAGE_TIMES_ON, stageNow, stageRecord } from './stage-times.js';
-import type { Sheep } from './sheep.js';
 
 interface RunResult {
   hdr: SdHeader;
@@ -35,13 +35,20 @@ function versionOk(req: SdHeader): boolean {
  * admits them (version, opcode, cluster status) and dispatches by the op table.
  * Requests of one connection run concurrently; replies go out as they finish.
  */
+/** What the server is given: the op context its handlers run in, the cluster op runner, a crash. */
+export interface ServerDeps extends OpContext {
+  readonly clusterOps: Pick<ClusterOps, 'run'>;
+  /** A bug in a handler: stop the process. */
+  crash(what: string, err: unknown): void;
+}
+
 export class Server {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private inflight = 0;
   private drainWaiters: (() => void)[] = [];
 
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: ServerDeps) {}
 
   async listen(): Promise<void> {
     const o = this.s.opts;

@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConnectError, ConnectionPool, type SheepConnection, type Target } from '../shared/client.js';
+import { ConnectError } from '../shared/client.js';
 import { resultOf, SdError } from '../shared/errors.js';
 import { addrToString, decodeNodes, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
 import { SD_STATUS } from '../shared/proto/flags.js';
@@ -14,7 +14,7 @@ import type { ClusterDriver } from './cluster/driver.js';
 import { ClusterOps } from './cluster-ops.js';
 import { EcIo } from './ec-io.js';
 import { Gateway } from './gateway.js';
-import { Group } from './group.js';
+import { Group, type GroupEvents } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
@@ -22,6 +22,7 @@ import { MetricsServer } from './metrics.js';
 import { NbdServer } from './nbd/server.js';
 import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
+import { PeerPool } from './peers.js';
 import { Server } from './server.js';
 import { Stats } from './stats.js';
 import { Recovery } from './recovery.js';
@@ -36,8 +37,6 @@ import { stageTimesAtExit } from './stage-times.js';
 
 /** Time a peer gets to answer a membership-time request (VDI states at join). */
 const JOIN_SYNC_TIMEOUT_MS = 10_000;
-/** How long an unreachable I/O address is passed over before it is tried again. */
-const IO_ADDR_RETRY_MS = 30_000;
 /** Longest pause between attempts to join again after the cluster dropped us. */
 const REJOIN_PAUSE_MAX_MS = 10_000;
 /** How long a stopping sheep waits for requests in flight. */
@@ -58,7 +57,7 @@ export type { DiskInfo } from './store/store.js';
  */
 export class Sheep {
   readonly stats = new Stats();
-  readonly pool = new ConnectionPool();
+  readonly peers: PeerPool;
   readonly gateway: Gateway;
   readonly ec: EcIo;
   readonly vdiManager: VdiManager;
@@ -85,15 +84,20 @@ export class Sheep {
   /** the last run ended without a clean shutdown: recover once serving */
   private uncleanStart = false;
   private rejoining = false;
-  /** peers whose I/O address refused us, and when */
-  private readonly ioDown = new Map<string, number>();
 
   private constructor(readonly opts: SheepOptions, readonly baseDir: string, readonly log: Logger) {
+    this.peers = new PeerPool(log, () => this.self);
     this.gateway = new Gateway(this);
     this.ec = new EcIo(this);
     this.vdiManager = new VdiManager(this);
     this.clusterOps = new ClusterOps(this);
-    this.group = new Group(this);
+    const sheep = this;
+    this.group = new Group({
+      log, opts,
+      get meta() { return sheep.meta; },
+      get self() { return sheep.self; },
+      events: this.groupEvents(),
+    });
     this.server = new Server(this);
     this.recovery = new Recovery(this);
   }
@@ -230,47 +234,31 @@ export class Sheep {
 
   // --- what the rooms ask of the sheep ----------------------------------------
 
-  ioTarget(node: SdNode): Target {
-    return nodeIoTarget(node);
-  }
-
-  /**
-   * A connection for data traffic to a peer: its I/O address (-i) when it has
-   * one, else its main address. An I/O address that refuses connections is
-   * passed over for a while in favour of the main one.
-   */
-  async peerConn(node: SdNode): Promise<SheepConnection> {
-    const main = { host: addrToString(node.addr), port: node.port };
-    if (node.ioPort === 0) return this.pool.get(main);
-    const key = nodeKey(node);
-    const failedAt = this.ioDown.get(key);
-    if (failedAt !== undefined && Date.now() - failedAt < IO_ADDR_RETRY_MS) return this.pool.get(main);
-    try {
-      const c = await this.pool.get(this.ioTarget(node));
-      this.ioDown.delete(key);
-      return c;
-    } catch (e) {
-      if (!(e instanceof ConnectError)) throw e;
-      if (failedAt === undefined) this.log.warn('main', `I/O address of ${nodeAddrString(node)} unreachable (${e.message}); using its main address`);
-      this.ioDown.set(key, Date.now());
-      return this.pool.get(main);
-    }
-  }
-
-  /** The connection peerConn() would give, when it is up already and no choice is pending. */
-  readyPeerConn(node: SdNode): SheepConnection | undefined {
-    if (node.ioPort !== 0) return undefined;
-    return this.pool.ready({ host: addrToString(node.addr), port: node.port });
-  }
-
-  /** Drop the connections to a departed peer. */
-  dropPeer(node: SdNode): void {
-    this.pool.drop(this.ioTarget(node));
-    this.pool.drop({ host: addrToString(node.addr), port: node.port });
-  }
-
-  isSelf(node: SdNode): boolean {
-    return sameNode(node, this.self);
+  /** What Group's events do here. */
+  private groupEvents(): GroupEvents {
+    return {
+      onJoined: () => this.onJoined(),
+      onMemberJoined: (node) => this.syncVdiStatesFrom([node]),
+      onNotInLatestEpoch: (ownLastEpoch) => this.setAsideAll(ownLastEpoch),
+      onFormattedByJoin: async () => { await this.md?.setLayout(this.group.cinfo.defaultStore === 'tree'); },
+      saveConfig: () => this.saveConfig(),
+      markRunning: () => this.markRunning(),
+      onServing: () => this.onServing(),
+      onEpochChange: (prevNodes) => this.onEpochChange(prevNodes),
+      onMemberLeft: (node) => {
+        this.peers.dropPeer(node);
+        this.vdis.dropParticipant(node);
+      },
+      onMessage: (sender, msg, self) => this.clusterOps.deliver(sender, msg, self),
+      onMembershipLost: (reason) => {
+        if (!this.driver.rejoinable || this.stopping) {
+          this.fatal(`cluster membership lost: ${reason}`);
+          return;
+        }
+        void this.rejoin(reason);
+      },
+      fatal: (msg) => this.fatal(msg),
+    };
   }
 
   /** Run a peer op against our own store without a socket. */
@@ -308,12 +296,12 @@ export class Sheep {
     const local = await this.meta.getEpoch(epoch);
     if (local || epoch < 1) return local;
     for (const n of this.group.members) {
-      if (this.isSelf(n)) continue;
+      if (this.peers.isSelf(n)) continue;
       try {
         const req = SdHeader.request(SD_OP.GET_EPOCH, 0, SD_NODE_SIZE * SD_MAX_NODES + 8);
         req.objTgtEpoch = epoch;
         req.epoch = this.group.epoch;
-        const rsp = await (await this.peerConn(n)).request(req, undefined, EPOCH_FETCH_TIMEOUT_MS);
+        const rsp = await (await this.peers.peerConn(n)).request(req, undefined, EPOCH_FETCH_TIMEOUT_MS);
         const nodesLen = rsp.data.length - 8;
         if (rsp.hdr.result !== SD_RES.SUCCESS || nodesLen < 0 || nodesLen % SD_NODE_SIZE !== 0) continue;
         const rec = { epoch, nodes: decodeNodes(rsp.data, nodesLen / SD_NODE_SIZE), time: rsp.data.readBigUInt64LE(nodesLen) };
@@ -348,7 +336,7 @@ export class Sheep {
 
   /** We were accepted: learn the VDIs the others know. */
   async onJoined(): Promise<void> {
-    await this.syncVdiStatesFrom(this.group.members.filter((n) => !this.isSelf(n)));
+    await this.syncVdiStatesFrom(this.group.members.filter((n) => !this.peers.isSelf(n)));
   }
 
   /** Merge the VDI states of other sheep (GET_VDI_COPIES), skipping ones that do not answer. */
@@ -366,7 +354,7 @@ export class Sheep {
 
   private async fetchVdiStates(n: SdNode) {
     for (let len = 512 * VDI_STATE_SIZE; len <= MAX_VDI_COPIES_BUF; len *= 2) {
-      const conn = await this.peerConn(n);
+      const conn = await this.peers.peerConn(n);
       const r = await conn.request(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, len), undefined, JOIN_SYNC_TIMEOUT_MS);
       if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
       if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
@@ -475,7 +463,7 @@ export class Sheep {
     this.log.warn('main', `cluster membership lost (${reason}); joining again`);
     this.group.resetMembership();
     this.recovery.abort();
-    this.pool.closeAll();
+    this.peers.closeAll();
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await this.driver.start(this.self, this.group.joinPayload(), this.group);
@@ -524,7 +512,7 @@ export class Sheep {
   private async closeResources(): Promise<void> {
     this.metrics?.close();
     this.server.closeAll();
-    this.pool.closeAll();
+    this.peers.closeAll();
     await this.driver?.stop().catch(() => {});
     await this.store?.close().catch(() => {});
     await this.meta?.close().catch(() => {});

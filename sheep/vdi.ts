@@ -11,8 +11,9 @@ import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
-import type { ObjectIo } from './gateway.js';
-import type { Sheep } from './sheep.js';
+import type { Gateway, ObjectIo } from './gateway.js';
+import type { Logger } from './log.js';
+import type { MembershipView } from './ports.js';
 import { VdiTable } from './vdi-table.js';
 
 export interface LookupResult {
@@ -37,8 +38,18 @@ const HYPER_BTREE_MAGIC = 0x6274;
 const BTREE_HEADER_SIZE = 8;
 
 /** VDI creation, snapshot, clone, lookup and deletion: the work parts of the VDI cluster ops. */
+/** What the VDI work parts are given: object I/O, the VDI table, the cluster config. */
+export interface VdiDeps {
+  readonly log: Logger;
+  readonly group: Pick<MembershipView, 'cinfo'>;
+  readonly gateway: Pick<Gateway, 'read' | 'write' | 'createAndWrite' | 'remove' | 'copies'>;
+  readonly vdis: VdiTable;
+  /** Issue a cluster op (NOTIFY_VDI_ADD) as this sheep. */
+  runInternalClusterOp(req: SdHeader, payload?: Buffer): Promise<SdHeader>;
+}
+
 export class VdiManager {
-  constructor(private readonly s: Sheep) {}
+  constructor(private readonly s: VdiDeps) {}
 
   async readHeader(vid: number): Promise<InodeHeader> {
     const b = await this.s.gateway.read(io(vidToVdiOid(vid), 0), SD_INODE_HEADER_SIZE);
@@ -416,7 +427,7 @@ export interface AttrFlags {
  * first probed id without looking.
  */
 export async function vdiAttr(
-  m: VdiManager, s: Sheep, attr: Buffer, snapid: number, f: AttrFlags,
+  m: VdiManager, s: VdiDeps, attr: Buffer, snapid: number, f: AttrFlags,
 ): Promise<{ vid: number; attrId: number; copies: number }> {
   const name = readCString(attr, ATTR_OFF.name, SD_MAX_VDI_LEN);
   const tag = readCString(attr, ATTR_OFF.tag, SD_MAX_VDI_LEN);

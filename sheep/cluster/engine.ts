@@ -12,6 +12,21 @@ const POLL_INTERVAL_MS = 200;
 const TRIM_KEEP = 1000;
 const TRIM_EVERY = 200;
 
+/** The timers the engine polls and checks liveness with (a test gives a virtual clock). */
+export interface EngineTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const REAL_TIMERS: EngineTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
 type Event =
   | { t: 'join'; m: string; node: SdNode; payload: Buffer }
   | { t: 'leave'; m: string }
@@ -119,7 +134,7 @@ export class LogClusterDriver implements ClusterDriver {
   /** set by leave(): our own leave event ends membership quietly */
   private leaving = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private livenessTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: unknown;
   private processed = 0;
 
   constructor(
@@ -127,6 +142,7 @@ export class LogClusterDriver implements ClusterDriver {
     private readonly backend: LogBackend,
     private readonly log: Logger,
     private readonly defaultAddr: () => Promise<string>,
+    private readonly timers: EngineTimers = REAL_TIMERS,
   ) {
     backend.onChange(() => this.poke());
   }
@@ -151,7 +167,7 @@ export class LogClusterDriver implements ClusterDriver {
       this.log.err('cluster', `event loop failed: ${(e as Error).stack ?? e}`);
       this.handlers.lost(`cluster event loop failed: ${(e as Error).message}`);
     });
-    this.livenessTimer = setInterval(() => {
+    this.livenessTimer = this.timers.setInterval(() => {
       this.checkLiveness().catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`));
     }, LIVENESS_INTERVAL_MS);
   }
@@ -164,8 +180,8 @@ export class LogClusterDriver implements ClusterDriver {
 
   private waitChange(): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wake = null; resolve(); }, POLL_INTERVAL_MS);
-      this.wake = () => { clearTimeout(t); resolve(); };
+      const t = this.timers.setTimeout(() => { this.wake = null; resolve(); }, POLL_INTERVAL_MS);
+      this.wake = () => { this.timers.clearTimeout(t); resolve(); };
     });
   }
 
@@ -363,7 +379,7 @@ export class LogClusterDriver implements ClusterDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.livenessTimer);
+    if (this.livenessTimer !== undefined) this.timers.clearInterval(this.livenessTimer);
     this.poke();
     await this.loopDone;
     await this.backend.unregister(this.id).catch(() => {});

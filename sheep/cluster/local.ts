@@ -29,7 +29,8 @@ export class LocalBackend implements LogBackend {
   private readonly tmpDir: string;
   private nextSeq = 0;
   private watchers: FSWatcher[] = [];
-  private tmpCounter = 0;
+  /** temporary file names: unique in the process, also with several backends in it (tests) */
+  private static tmpCounter = 0;
 
   constructor(private readonly dir: string) {
     this.logDir = join(dir, 'log');
@@ -46,7 +47,7 @@ export class LocalBackend implements LogBackend {
   }
 
   private async writeTmp(data: Buffer | string): Promise<string> {
-    const tmp = join(this.tmpDir, `${process.pid}.${++this.tmpCounter}`);
+    const tmp = join(this.tmpDir, `${process.pid}.${++LocalBackend.tmpCounter}`);
     await fsp.writeFile(tmp, data);
     return tmp;
   }

@@ -20,7 +20,18 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { cField, nameTagPayload } from '../../shared/proto/vdi-name.js';
 import { VdiVolume } from '../../shared/vdi-volume.js';
-import type { Sheep } from '../sheep.js';
+import type { Logger } from '../log.js';
+import type { Server } from '../server.js';
+import type { ObjectCache } from '../store/object-cache.js';
+import type { VdiTable } from '../vdi-table.js';
+
+/** What the NBD export is given: requests as a client of this sheep, the VDI table, the cache. */
+export interface NbdDeps {
+  readonly log: Logger;
+  readonly server: Pick<Server, 'execute'>;
+  readonly vdis: Pick<VdiTable, 'get' | 'all'>;
+  readonly cache: ObjectCache | undefined;
+}
 
 /** Times an attach races with the release of the same export before it gives up. */
 const ATTACH_ATTEMPTS = 3;
@@ -65,7 +76,7 @@ export class NbdExports {
   /** requests as if from a client of this sheep */
   readonly gateway: Gatewayed;
 
-  constructor(private readonly s: Sheep) {
+  constructor(private readonly s: NbdDeps) {
     this.gateway = {
       request: async (req, payload) => {
         const r = await s.server.execute(req, payload);

@@ -5,8 +5,8 @@
 import * as fsp from 'node:fs/promises';
 import net from 'node:net';
 import { listenOn } from '../listen.js';
-import type { Sheep } from '../sheep.js';
-import { NbdExports } from './exports.js';
+import type { SheepOptions } from '../options.js';
+import { NbdExports, type NbdDeps } from './exports.js';
 import { cacheFlusher, NbdSession, type SessionContext } from './session.js';
 
 /** How long stopping waits for connections to hand back their VDIs (locks). */
@@ -18,13 +18,13 @@ export class NbdServer {
   private readonly ctx: SessionContext;
   private unixPath: string | undefined;
 
-  constructor(s: Sheep) {
+  constructor(s: NbdDeps & { readonly opts: Pick<SheepOptions, 'nbd'> }) {
     const exports = new NbdExports(s);
     this.ctx = { exports, log: s.log, flushCache: s.cache ? cacheFlusher(exports) : undefined };
   }
 
   /** Listen where the options say; undefined when they name no NBD listener. */
-  static async start(s: Sheep): Promise<NbdServer | undefined> {
+  static async start(s: NbdDeps & { readonly opts: Pick<SheepOptions, 'nbd'> }): Promise<NbdServer | undefined> {
     const o = s.opts.nbd;
     if (!o.tcp && !o.unix) return undefined;
     const srv = new NbdServer(s);

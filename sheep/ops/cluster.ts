@@ -6,15 +6,14 @@ import {
 import { SD_STATUS } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import type { Sheep } from '../sheep.js';
-import type { OpTable } from './types.js';
+import type { OpContext, OpTable } from './types.js';
 
 /** Store drivers this sheep can format with (GET_STORE_LIST, MAKE_FS). */
 /** The store drivers, in the order the original lists them. */
 export const STORE_DRIVERS = ['tree', 'plain'];
 
 /** The STAT_CLUSTER result: data is sent whatever the status. */
-function statusResult(s: Sheep): number {
+function statusResult(s: OpContext): number {
   switch (s.group.status) {
     case SD_STATUS.OK: return SD_RES.SUCCESS;
     case SD_STATUS.SHUTDOWN: return SD_RES.SHUTDOWN;

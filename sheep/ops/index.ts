@@ -10,7 +10,7 @@ import { peerOps } from './peer.js';
 import type { ClusterOpDef, OpDef, OpTable } from './types.js';
 import { vdiOps } from './vdi.js';
 
-export type { ClusterOpDef, DirectOpDef, OpDef, OpHandler, MainHandler } from './types.js';
+export type { ClusterOpDef, DirectOpDef, OpContext, OpDef, OpHandler, MainHandler } from './types.js';
 
 const TABLES: OpTable[] = [objectOps, peerOps, vdiOps, clusterAdminOps, nodeOps];
 

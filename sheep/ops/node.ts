@@ -7,8 +7,7 @@ import { encodeCacheInfo } from '../store/object-cache.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import type { Sheep } from '../sheep.js';
-import type { OpTable } from './types.js';
+import type { OpContext, OpTable } from './types.js';
 import { ecStripFileSize } from '../ec-io.js';
 import type { ObjectRef } from '../store/store.js';
 
@@ -20,20 +19,20 @@ const MD_INFO_ENTRY = 4120;
 
 /** The local file EXIST and GET_HASH mean: the object, or this node's strip of it. */
 /** The local file of an object: the replica, or this node's strip; undefined when it holds no strip. */
-function localRef(s: Sheep, oid: bigint): ObjectRef | undefined {
+function localRef(s: OpContext, oid: bigint): ObjectRef | undefined {
   if (!isEcObj(oid, s.gateway.copyPolicy(oid, 0))) return { oid, ec: undefined };
   const holders = s.group.ring.holders(oid, s.gateway.copies(oid, 0));
-  const idx = holders.findIndex((n) => s.isSelf(n));
+  const idx = holders.findIndex((n) => s.peers.isSelf(n));
   return idx < 0 ? undefined : { oid, ec: idx };
 }
 
 /** Is the object (or our strip of it) really in the local store? */
-async function holdsLocally(s: Sheep, ref: ObjectRef | undefined): Promise<boolean> {
+async function holdsLocally(s: OpContext, ref: ObjectRef | undefined): Promise<boolean> {
   return !!s.store && ref !== undefined && s.store.recheck(ref);
 }
 
 /** MD_PLUG / MD_UNPLUG: payload is a NUL-terminated comma-separated list of directories. */
-async function mdChange(s: Sheep, data: Buffer | undefined, what: 'plug' | 'unplug'): Promise<void> {
+async function mdChange(s: OpContext, data: Buffer | undefined, what: 'plug' | 'unplug'): Promise<void> {
   const text = data ? data.toString('utf8', 0, data.indexOf(0) < 0 ? data.length : data.indexOf(0)) : '';
   const paths = text.split(',').map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)).filter((p) => p !== '');
   if (!s.md) {

@@ -7,8 +7,7 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { GATEWAY_RETRY_DEADLINE_MS } from '../../shared/timeouts.js';
 import type { ObjectIo } from '../gateway.js';
-import type { Sheep } from '../sheep.js';
-import type { OpTable } from './types.js';
+import type { OpContext, OpTable } from './types.js';
 
 export function objectIo(req: SdHeader): ObjectIo {
   return {
@@ -18,7 +17,7 @@ export function objectIo(req: SdHeader): ObjectIo {
 }
 
 /** With -w: data objects flagged for the cache (or cached already) go through this sheep's object cache. */
-function cached(s: Sheep, req: SdHeader): boolean {
+function cached(s: OpContext, req: SdHeader): boolean {
   return s.cache !== undefined && s.cache.handles(req.objOid, (req.flags & SD_FLAG.CMD_CACHE) !== 0);
 }
 

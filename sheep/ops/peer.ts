@@ -5,26 +5,26 @@ import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { ecStripFileSize } from '../ec-io.js';
-import type { Sheep } from '../sheep.js';
 import { stageNow, stageSince } from '../stage-times.js';
 import type { ObjectRef } from '../store/store.js';
-import type { OpHandler, OpTable } from './types.js';
+import { trimZeroBlocks } from '../store/zero-blocks.js';
+import type { OpContext, OpHandler, OpTable } from './types.js';
 
 /** The store, or NO_OBJ on a gateway-only sheep (it holds nothing). */
-function storeOf(s: Sheep) {
+function storeOf(s: OpContext) {
   if (!s.store) throw new SdError(SD_RES.NO_OBJ);
   return s.store;
 }
 
 /** Which local file a peer request means: the object, or its strip for EC objects. */
-function refOf(s: Sheep, req: SdHeader): ObjectRef {
+function refOf(s: OpContext, req: SdHeader): ObjectRef {
   const oid = req.objOid;
   const ec = isEcObj(oid, s.gateway.copyPolicy(oid, req.objCopyPolicy)) ? req.objEcIndex : undefined;
   return { oid, ec };
 }
 
 /** Size of the local file: the object, or one strip of it. */
-function localSize(s: Sheep, req: SdHeader, ref: ObjectRef): number {
+function localSize(s: OpContext, req: SdHeader, ref: ObjectRef): number {
   const size = s.gateway.objSize(ref.oid);
   if (ref.ec === undefined) return size;
   return ecStripFileSize(size, ecPolicyToDp(s.gateway.copyPolicy(ref.oid, req.objCopyPolicy)).d);
@@ -35,7 +35,7 @@ function localSize(s: Sheep, req: SdHeader, ref: ObjectRef): number {
  * catch up. Then an object this node owns but has not recovered yet is
  * recovered first (recovery's own reads skip that: they must not wait on it).
  */
-async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void> {
+async function checkEpoch(s: OpContext, req: SdHeader, rsp: SdHeader): Promise<void> {
   const diff = (req.epoch - s.group.epoch) | 0;
   if (diff < 0) {
     rsp.epoch = s.group.epoch;
@@ -50,20 +50,6 @@ async function checkEpoch(s: Sheep, req: SdHeader, rsp: SdHeader): Promise<void>
 
 function checkRange(offset: number, length: number, size: number): void {
   if (offset + length > size) throw new SdError(SD_RES.INVALID_PARMS, `${offset}+${length} > ${size}`);
-}
-
-/** Leading and trailing all-zero 4 KiB blocks of a sparse object's payload stay holes. */
-export function trimZeroBlocks(offset: number, data: Buffer): { offset: number; data: Buffer } {
-  const BLOCK = 4096;
-  let start = 0;
-  let end = data.length;
-  while (end > start && data[end - 1] === 0) end--;
-  while (start < end && data[start] === 0) start++;
-  if (start === end) return { offset, data: data.subarray(0, 0) };
-  start -= (offset + start) % BLOCK;
-  start = Math.max(0, start);
-  const endAbs = Math.min(offset + data.length, Math.ceil((offset + end) / BLOCK) * BLOCK);
-  return { offset: offset + start, data: data.subarray(start, endAbs - offset) };
 }
 
 const createPeer: OpHandler = async (s, req, data, rsp) => {

@@ -1,6 +1,68 @@
 import type { SdNode } from '../../shared/node.js';
 import type { SdHeader } from '../../shared/proto/header.js';
-import type { Sheep } from '../sheep.js';
+import type { ClusterDriver } from '../cluster/driver.js';
+import type { Gateway } from '../gateway.js';
+import type { Group } from '../group.js';
+import type { Logger } from '../log.js';
+import type { EpochRecord, MetaStore } from '../meta.js';
+import type { SheepOptions } from '../options.js';
+import type { Peers } from '../peers.js';
+import type { Recovery } from '../recovery.js';
+import type { Stats } from '../stats.js';
+import type { MdStore } from '../store/md.js';
+import type { ObjectCache } from '../store/object-cache.js';
+import type { DiskInfo, ObjectStore } from '../store/store.js';
+import type { VdiManager } from '../vdi.js';
+import type { VdiTable } from '../vdi-table.js';
+
+/**
+ * What op handlers are given: the sheep's rooms and the few daemon-wide
+ * actions ops start (format, shutdown, kill, reweight...). Sheep implements
+ * it; this file names the rooms by their types and imports no part that
+ * runs ops, so the op tables sit below the server in the import graph.
+ */
+export interface OpContext {
+  readonly opts: SheepOptions;
+  readonly baseDir: string;
+  readonly log: Logger;
+  readonly stats: Stats;
+  /** REWEIGHT and SET_VNODES replace it */
+  self: SdNode;
+  readonly peers: Peers;
+  readonly group: Group;
+  readonly gateway: Gateway;
+  readonly recovery: Recovery;
+  readonly vdiManager: VdiManager;
+  readonly vdis: VdiTable;
+  readonly meta: MetaStore;
+  readonly store: ObjectStore | undefined;
+  readonly md: MdStore | undefined;
+  readonly cache: ObjectCache | undefined;
+  readonly driver: ClusterDriver;
+  /** Run a peer op against this sheep's own store without a socket. */
+  peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
+  /** An epoch's members: from our log, else from a member that has it. */
+  epochRecord(epoch: number): Promise<EpochRecord | undefined>;
+  /** Persist the cluster config. */
+  saveConfig(shutdown?: boolean): Promise<void>;
+  /** MAKE_FS main part. */
+  format(ci: Parameters<Group['format']>[0]): Promise<void>;
+  /** A cluster op issued by this sheep itself. */
+  runInternalClusterOp(req: SdHeader, payload?: Buffer): Promise<SdHeader>;
+  /** SHUTDOWN main part. */
+  clusterShutdown(): Promise<void>;
+  /** KILL_NODE: leave and exit once the reply is out. */
+  kill(): void;
+  /** REWEIGHT main part. */
+  reweight(): Promise<void>;
+  /** DEL_VDI main part: free the vids of a wholly deleted VDI family. */
+  collectVids(vid: number): Promise<void>;
+  onVdiCopiesChanged(): void;
+  onRecoveryEnabled(): void;
+  /** STAT_RECOVERY: recovery_state (24 bytes). */
+  recoveryState(): Buffer;
+  diskInfo(): Promise<DiskInfo[]>;
+}
 
 /**
  * An op handler: reads the request, fills response fields in `rsp` (result is
@@ -8,12 +70,12 @@ import type { Sheep } from '../sheep.js';
  * Operational failures throw SdError.
  */
 export type OpHandler = (
-  s: Sheep, req: SdHeader, data: Buffer | undefined, rsp: SdHeader,
+  s: OpContext, req: SdHeader, data: Buffer | undefined, rsp: SdHeader,
 ) => Promise<Buffer | undefined | void>;
 
 /** Main part of a cluster op: runs on every sheep in cluster order. */
 export type MainHandler = (
-  s: Sheep, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, sender: SdNode,
+  s: OpContext, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, sender: SdNode,
 ) => Promise<void> | void;
 
 interface BaseOpDef {

@@ -6,9 +6,8 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { encodeVdiState, VDI_STATE_SIZE } from '../../shared/proto/vdi-state.js';
 import { SD_CLUSTER_FLAG, SD_FLAG } from '../../shared/proto/flags.js';
-import type { Sheep } from '../sheep.js';
 import { vdiAttr } from '../vdi.js';
-import type { OpHandler, OpTable } from './types.js';
+import type { OpContext, OpHandler, OpTable } from './types.js';
 
 const BITMAP_BYTES = SD_NR_VDIS / 8;
 
@@ -29,14 +28,14 @@ const getVdiInfo: OpHandler = async (s, req, data, rsp) => {
   fillVdiReply(s, rsp, r.vid);
 };
 
-function fillVdiReply(s: Sheep, rsp: SdHeader, vid: number): void {
+function fillVdiReply(s: OpContext, rsp: SdHeader, vid: number): void {
   const info = s.vdis.get(vid);
   rsp.rspVdiId = vid;
   rsp.rspVdiCopies = info?.nrCopies ?? s.group.cinfo.nrCopies;
   rsp.rspVdiBlockSizeShift = info?.blockSizeShift || s.group.cinfo.blockSizeShift;
 }
 
-const useLock = (s: Sheep): boolean => (s.group.cinfo.flags & SD_CLUSTER_FLAG.USE_LOCK) !== 0;
+const useLock = (s: OpContext): boolean => (s.group.cinfo.flags & SD_CLUSTER_FLAG.USE_LOCK) !== 0;
 
 function bitmapReply(req: SdHeader, map: Buffer): Buffer {
   if (req.dataLength !== BITMAP_BYTES) throw new SdError(SD_RES.INVALID_PARMS, 'a VDI bitmap is 2 MiB');

@@ -6,19 +6,31 @@ import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { ecStripFileSize } from '../ec-io.js';
-import type { Sheep } from '../sheep.js';
+import type { Logger } from '../log.js';
+import type { Peers } from '../peers.js';
+import type { MembershipView, ObjectLayout } from '../ports.js';
+import type { ObjectStore } from './store.js';
+
+/** What the space check reads: the members, their object lists, object sizes. */
+export interface DiskfullInputs {
+  readonly log: Logger;
+  readonly group: MembershipView;
+  readonly store: ObjectStore | undefined;
+  readonly peers: Pick<Peers, 'peerConn' | 'isSelf'>;
+  readonly gateway: ObjectLayout;
+}
 
 /** GET_OBJ_LIST buffer for the space check; doubled on BUFFER_SMALL. */
 const LIST_START_BYTES = 1 << 20;
 const LIST_MAX_BYTES = 1 << 30;
 const LIST_TIMEOUT_MS = 30_000;
 
-async function objectList(s: Sheep, n: SdNode): Promise<bigint[]> {
-  if (s.isSelf(n)) return s.store ? [...s.store.oids(), ...s.store.staleOids()] : [];
+async function objectList(s: DiskfullInputs, n: SdNode): Promise<bigint[]> {
+  if (s.peers.isSelf(n)) return s.store ? [...s.store.oids(), ...s.store.staleOids()] : [];
   for (let len = LIST_START_BYTES; len <= LIST_MAX_BYTES; len *= 2) {
     const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
     req.epoch = s.group.epoch;
-    const conn = await s.peerConn(n);
+    const conn = await s.peers.peerConn(n);
     const rsp = await conn.request(req, undefined, LIST_TIMEOUT_MS);
     if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
     if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result, 'GET_OBJ_LIST');
@@ -36,7 +48,7 @@ async function objectList(s: Sheep, n: SdNode): Promise<bigint[]> {
  * with the capacity the member announced. Returns why the recovery must not
  * run, or undefined when it fits (or the flag is off).
  */
-export async function recoveryWouldFillDisk(s: Sheep): Promise<string | undefined> {
+export async function recoveryWouldFillDisk(s: DiskfullInputs): Promise<string | undefined> {
   if ((s.group.cinfo.flags & SD_CLUSTER_FLAG.AVOID_DISKFULL) === 0 || !s.store) return undefined;
   const members = s.group.cinfo.nodes.filter((n) => n.nrVnodes > 0);
   const all = new Set<bigint>();

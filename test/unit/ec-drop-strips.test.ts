@@ -11,9 +11,8 @@ import { resultOf, SdError } from '../../shared/errors.js';
 import { makeNode, type SdNode } from '../../shared/node.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { EcIo, ecStripFileSize, type EcGeometry } from '../../sheep/ec-io.js';
+import { EcIo, ecStripFileSize, type EcDeps, type EcGeometry } from '../../sheep/ec-io.js';
 import { Logger } from '../../sheep/log.js';
-import type { Sheep } from '../../sheep/sheep.js';
 
 const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'default', port: 0 });
 const members = [1, 2, 3, 4].map((i) => makeNode(`127.0.0.${i}`, 7100 + i, { nrVnodes: 128 }));
@@ -24,7 +23,7 @@ type Drop = { dropUnheldStrips: (oid: bigint, g: EcGeometry, from: number) => Pr
 
 function ecWith(answer: (n: SdNode, h: SdHeader) => void): Drop {
   const peer = async (n: SdNode, h: SdHeader) => { answer(n, h); return { hdr: h, data: Buffer.alloc(0) }; };
-  const s = { group: { epoch: 3, members }, gateway: { peer }, log } as unknown as Sheep;
+  const s = { group: { epoch: 3, members }, gateway: { peer }, log } as unknown as EcDeps;
   return new EcIo(s) as unknown as Drop;
 }
 

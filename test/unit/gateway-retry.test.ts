@@ -12,11 +12,10 @@ import { makeNode, nodeKey, type SdNode } from '../../shared/node.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { Gateway } from '../../sheep/gateway.js';
+import { Gateway, type GatewayDeps } from '../../sheep/gateway.js';
 import { Logger } from '../../sheep/log.js';
 import { FUSE_OP_TIMEOUT_MS, DEFAULT_LIMITS } from '../../sheepfs/link.js';
 import { GATEWAY_REQUEST_MAX_MS, GATEWAY_RETRY_DEADLINE_MS } from '../../shared/timeouts.js';
-import type { Sheep } from '../../sheep/sheep.js';
 
 const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'default', port: 0 });
 const [A, B, C, D] = [1, 2, 3, 4].map((i) => makeNode(`127.0.0.${i}`, 7100 + i));
@@ -24,7 +23,7 @@ const [A, B, C, D] = [1, 2, 3, 4].map((i) => makeNode(`127.0.0.${i}`, 7100 + i))
 /** A gateway whose ring is `ring()` and whose peer requests go to `answer`. */
 function gateway(ring: () => SdNode[], answer: (n: SdNode, h: SdHeader, attempt: number) => void) {
   const group = { epoch: 1, ring: { get isEmpty() { return false; }, holders: () => ring() }, waitForEpoch: async () => {} };
-  const s = { group, log, stopping: false, self: makeNode('127.0.0.9', 7199), vdis: new Map() } as unknown as Sheep;
+  const s = { group, log, stopping: false, self: makeNode('127.0.0.9', 7199), vdis: new Map() } as unknown as GatewayDeps;
   const gw = new Gateway(s);
   const calls = new Map<string, number>();
   let attempt = 0;
@@ -84,8 +83,8 @@ test('a client write sends nothing after its deadline and waits no longer for a 
     ring: { isEmpty: false, holders: () => [A, B, C] }, waitForEpoch: async () => {},
   };
   const s = {
-    group, log, stopping: false, self: D, vdis: new Map(), peerConn: async (n: SdNode) => conn(n), readyPeerConn: () => undefined,
-  } as unknown as Sheep;
+    group, log, stopping: false, self: D, vdis: new Map(), peers: { peerConn: async (n: SdNode) => conn(n), readyPeerConn: () => undefined },
+  } as unknown as GatewayDeps;
   const gw = new Gateway(s);
   const started = Date.now();
   const deadline = started + 400;

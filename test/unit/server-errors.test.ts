@@ -14,8 +14,7 @@ import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { Logger } from '../../sheep/log.js';
-import { Server } from '../../sheep/server.js';
-import type { Sheep } from '../../sheep/sheep.js';
+import { Server, type ServerDeps } from '../../sheep/server.js';
 import { Stats } from '../../sheep/stats.js';
 
 const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'default', port: 0 });
@@ -33,7 +32,7 @@ async function outcome(thrown: unknown): Promise<number | 'crash'> {
     log,
     store: { oids: () => { throw thrown; }, staleOids: () => [] },
     crash: (_what: string, e: unknown) => { crashes.push(e); },
-  } as unknown as Sheep;
+  } as unknown as ServerDeps;
   const server = new Server(stub);
   const written: Buffer[] = [];
   const sock = { destroyed: false, cork() {}, uncork() {}, write(b: Buffer) { written.push(Buffer.from(b)); return true; } };
