@@ -1,6 +1,6 @@
 /**
- * Object reads and writes through a gateway (which does the replication): the
- * three requests a VDI's byte I/O is made of (sheepfs over its link to a
+ * Object reads, writes and removals through a gateway (which does the
+ * replication): the requests a VDI's byte I/O is made of (sheepfs over its link to a
  * sheep, the sheep's NBD export in-process). Failures throw SdError.
  */
 import { untrim, type Reply } from './client.js';
@@ -54,4 +54,14 @@ export function writeObjectRequest(w: ObjectWrite & { direct?: boolean }): SdHea
 export async function writeObject(link: Gatewayed, w: ObjectWrite): Promise<void> {
   const r = await link.request(writeObjectRequest(w), w.data);
   if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `write of object ${w.oid.toString(16)}`);
+}
+
+/** REMOVE_OBJ of every copy (the gateway fans it out). */
+export async function removeObject(link: Gatewayed, oid: bigint, copies: number, copyPolicy: number): Promise<void> {
+  const h = SdHeader.request(SD_OP.REMOVE_OBJ, 0, 0);
+  h.objOid = oid;
+  h.objCopies = copies;
+  h.objCopyPolicy = copyPolicy;
+  const r = await link.request(h);
+  if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `removal of object ${oid.toString(16)}`);
 }

@@ -22,10 +22,18 @@
  * Failures throw SdError. The index is cached; refresh() reads it again
  * (another client may have allocated objects meanwhile), keeping the slots
  * this process set.
+ *
+ * A hyper volume (store_policy 1) keeps its index in a B-tree (shared/btree.ts)
+ * instead of slots: a slot change is an entry set there, and a discarded
+ * object this VDI owns is removed here (no reference counts for hyper volumes,
+ * and only this VDI's tree names its own objects: a snapshot moves the working
+ * VDI to a new vid). Once this process has changed the tree, refresh() keeps
+ * it rather than reading another client's.
  */
+import { HyperTree, nodeUsedBytes, readNodeHeader, type BtreeIo } from './btree.js';
 import { countDataObjs, decodeInodeHeader, INODE_OFF, slotOffset, type InodeHeader } from './inode.js';
-import { readObject, writeObject, type Gatewayed } from './object-io.js';
-import { SD_INODE_HEADER_SIZE, vidToDataOid, vidToVdiOid } from './oid.js';
+import { readObject, removeObject, writeObject, type Gatewayed } from './object-io.js';
+import { SD_INODE_HEADER_SIZE, SD_INODE_SIZE, vidToDataOid, vidToVdiOid } from './oid.js';
 import { SD_FLAG } from './proto/flags.js';
 import { SD_RES } from './proto/results.js';
 import { SdError } from './errors.js';
@@ -40,6 +48,9 @@ const DISCARD_BATCH_SLOTS = 128;
 
 export class VdiVolume {
   protected index = new Uint32Array(0);
+  /** the B-tree of a hyper volume (index stays empty then) */
+  protected tree: HyperTree | undefined;
+  private treeChanged = false;
   private readonly changing = new Map<number, Promise<void>>();
   private readonly inflight = new Set<Promise<unknown>>();
   header!: InodeHeader;
@@ -56,7 +67,12 @@ export class VdiVolume {
     const head = await readObject(this.link, vidToVdiOid(this.vid), SD_INODE_HEADER_SIZE, 0);
     const h = decodeInodeHeader(head);
     if (h.name === '') throw new SdError(SD_RES.NO_VDI, `vdi ${this.vid.toString(16)} was deleted`);
-    if (h.storePolicy === 1) throw new SdError(SD_RES.NO_SUPPORT, 'hyper volumes (store policy 1) are not supported here');
+    if (h.storePolicy === 1) {
+      if (!this.treeChanged) this.tree = await this.loadTree(h, head);
+      this.header = h;
+      this.size = Number(head.readBigUInt64LE(INODE_OFF.vdiSize));
+      return;
+    }
     const count = countDataObjs(h);
     const fresh = new Uint32Array(count);
     if (count > 0) {
@@ -68,6 +84,25 @@ export class VdiVolume {
     this.header = h;
     this.size = Number(head.readBigUInt64LE(INODE_OFF.vdiSize));
     this.index = fresh;
+  }
+
+  private async loadTree(h: InodeHeader, head: Buffer): Promise<HyperTree> {
+    const oid = vidToVdiOid(this.vid);
+    const top = await readObject(this.link, oid, 8, SD_INODE_HEADER_SIZE);
+    const used = Math.min(nodeUsedBytes(readNodeHeader(top)), SD_INODE_SIZE - SD_INODE_HEADER_SIZE);
+    const root = used > top.length ? await readObject(this.link, oid, used, SD_INODE_HEADER_SIZE) : top;
+    const io: BtreeIo = {
+      read: (o, length, offset) => readObject(this.link, o, length, offset),
+      write: (o, data, offset, create) => writeObject(this.link, {
+        oid: o, data, offset, create, copies: h.nrCopies, copyPolicy: h.copyPolicy, flags: this.ioFlags(),
+      }),
+    };
+    return HyperTree.load(this.vid, head, root, io);
+  }
+
+  /** The vid whose object holds index idx (this VDI's or an ancestor's); 0 when unallocated. */
+  protected ownerOf(idx: number): number {
+    return this.tree ? this.tree.vidAt(idx) : this.index[idx] ?? 0;
   }
 
   protected ioFlags(): number {
@@ -97,7 +132,7 @@ export class VdiVolume {
 
   /** Is `idx` allocated (to this VDI or an ancestor)? */
   allocated(idx: number): boolean {
-    return (this.index[idx] ?? 0) !== 0;
+    return this.ownerOf(idx) !== 0;
   }
 
   async read(len: number, pos: number): Promise<Buffer> {
@@ -105,7 +140,7 @@ export class VdiVolume {
     const total = Math.min(len, this.size - pos);
     const os = this.objSize;
     const idx = Math.floor(pos / os);
-    const owner = this.index[idx] ?? 0;
+    const owner = this.ownerOf(idx);
     if (owner !== 0 && pos + total <= (idx + 1) * os) {
       // within one allocated object (most reads): its data is the answer, no copy
       return this.track(readObject(this.link, vidToDataOid(owner, idx), total, pos - idx * os, this.ioFlags()));
@@ -113,7 +148,7 @@ export class VdiVolume {
     const out = Buffer.alloc(total);
     const jobs: Promise<void>[] = [];
     for (const p of this.pieces(pos, total)) {
-      const owner = this.index[p.idx] ?? 0;
+      const owner = this.ownerOf(p.idx);
       if (owner === 0) continue; // zeros
       jobs.push(readObject(this.link, vidToDataOid(owner, p.idx), p.len, p.off, this.ioFlags()).then((d) => { d.copy(out, p.at); }));
     }
@@ -156,7 +191,7 @@ export class VdiVolume {
     const oid = vidToDataOid(this.vid, idx);
     let plain = false;
     await this.changeSlots([idx], () => {
-      const owner = this.index[idx] ?? 0;
+      const owner = this.ownerOf(idx);
       if (owner === this.vid) {
         plain = true;
         return undefined;
@@ -175,6 +210,7 @@ export class VdiVolume {
   /** Point slots idx.. at `vids` in the inode (the gateway drops references to what they replace). */
   private async setSlots(idx: number, vids: number[]): Promise<void> {
     const h = this.header;
+    if (this.tree) return this.setEntries(this.tree, idx, vids);
     const raw = Buffer.alloc(4 * vids.length);
     vids.forEach((v, i) => raw.writeUInt32LE(v, 4 * i));
     await writeObject(this.link, {
@@ -182,6 +218,19 @@ export class VdiVolume {
       flags: this.ioFlags(),
     });
     vids.forEach((v, i) => { this.index[idx + i] = v; });
+  }
+
+  /** setSlots of a hyper volume: entries in the tree; objects of this VDI an entry no longer names are removed. */
+  private async setEntries(tree: HyperTree, idx: number, vids: number[]): Promise<void> {
+    this.treeChanged = true;
+    const old = vids.map((_, i) => tree.vidAt(idx + i));
+    await Promise.all(vids.map((v, i) => tree.set(idx + i, v)));
+    await Promise.all(old.map(async (o, i) => {
+      if (o !== this.vid || vids[i] === o) return;
+      await removeObject(this.link, vidToDataOid(o, idx + i), this.header.nrCopies, this.header.copyPolicy).catch((e) => {
+        if (!(e instanceof SdError) || e.code !== SD_RES.NO_OBJ) throw e;
+      });
+    }));
   }
 
   /**

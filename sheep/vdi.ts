@@ -1,3 +1,6 @@
+import {
+  BTREE_HEADER_SIZE, BTREE_MAGIC, INDIRECT_ENTRY_SIZE, LEAF_ENTRY_SIZE, nodeUsedBytes, readNodeHeader,
+} from '../shared/btree.js';
 import { SdError } from '../shared/errors.js';
 import { fnv1a64, vdiNameHash } from '../shared/hash.js';
 import {
@@ -5,7 +8,7 @@ import {
   type InodeHeader,
 } from '../shared/inode.js';
 import {
-  SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToDataOid, vidToVdiOid,
+  oidToVid, SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToDataOid, vidToVdiOid,
 } from '../shared/oid.js';
 import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
@@ -34,8 +37,14 @@ export interface InodeImage {
 }
 
 const io = (oid: bigint, offset: number): ObjectIo => ({ oid, offset, copies: 0, copyPolicy: 0, flags: 0 });
-const HYPER_BTREE_MAGIC = 0x6274;
-const BTREE_HEADER_SIZE = 8;
+
+/** A depth-1 B-tree root with no entries (sd_inode_init). */
+function emptyRoot(): Buffer {
+  const b = Buffer.alloc(BTREE_HEADER_SIZE);
+  b.writeUInt16LE(BTREE_MAGIC, 0);
+  b.writeUInt16LE(1, 2);
+  return b;
+}
 
 /** VDI creation, snapshot, clone, lookup and deletion: the work parts of the VDI cluster ops. */
 /** What the VDI work parts are given: object I/O, the VDI table, the cluster config. */
@@ -87,12 +96,7 @@ export class VdiManager {
     const hyper = img.header.storePolicy === 1;
     const head = Buffer.alloc(SD_INODE_HEADER_SIZE + (hyper ? root?.length ?? BTREE_HEADER_SIZE : 4 * n));
     encodeInodeHeader(img.header, head);
-    if (hyper && root) {
-      root.copy(head, INODE_OFF.dataVdiId);
-    } else if (hyper) {
-      head.writeUInt16LE(HYPER_BTREE_MAGIC, INODE_OFF.dataVdiId);
-      head.writeUInt16LE(1, INODE_OFF.dataVdiId + 2);
-    }
+    if (hyper) (root ?? emptyRoot()).copy(head, INODE_OFF.dataVdiId);
     for (let i = 0; i < n; i++) head.writeUInt32LE(img.index[i]!, SD_INODE_HEADER_SIZE + 4 * i);
     const target = { ...io(oid, 0), copies };
     if (create) await this.s.gateway.createAndWrite(target, head);
@@ -267,20 +271,18 @@ export class VdiManager {
 
   /**
    * The B-tree root of a hyper volume, to be shared by a snapshot or clone: its
-   * entries point at the parent's objects, which the child copies on write (as
-   * a flat index's slots do). A two-level tree is not shared (not implemented).
+   * entries point at the parent's objects (and, at depth 2, at the parent's
+   * leaf objects), which the child copies before it changes them (as a flat
+   * index's slots do; see shared/btree.ts).
    */
   private async hyperRoot(vid: number): Promise<Buffer> {
     const oid = vidToVdiOid(vid);
     const copies = this.s.gateway.copies(oid, 0);
     const h = await this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE);
-    if (h.readUInt16LE(0) !== HYPER_BTREE_MAGIC) return Buffer.from([0x74, 0x62, 1, 0, 0, 0, 0, 0]);
-    if (h.readUInt16LE(2) !== 1) {
-      throw new SdError(SD_RES.INVALID_PARMS, 'snapshots and clones of hyper volumes with a two-level index are not supported');
-    }
-    const entries = h.readUInt32LE(4);
-    if (entries === 0) return h;
-    return this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE + 8 * entries);
+    const used = nodeUsedBytes(readNodeHeader(h));
+    if (h.readUInt16LE(0) !== BTREE_MAGIC) return emptyRoot();
+    if (used === BTREE_HEADER_SIZE) return h;
+    return this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, used);
   }
 
   /**
@@ -344,39 +346,47 @@ export class VdiManager {
 
   /**
    * DEL_VDI of a hyper volume (no reference counting there): remove the data
-   * objects it owns and its B-tree leaves, then clear the inode. The clearing
-   * write starts at offset 0 so that the gateway does not read the B-tree bytes
-   * as index slots whose references to drop.
+   * objects and B-tree leaf objects it owns (a leaf shared from an ancestor
+   * stays), then clear the inode. The clearing write starts at offset 0 so that
+   * the gateway does not read the B-tree bytes as index slots whose references
+   * to drop.
    */
   private async removeHyperObjects(vid: number, copies: number): Promise<void> {
     const inode = vidToVdiOid(vid);
     const gone = (oid: bigint) => this.s.gateway.remove({ ...io(oid, 0), copies }).catch((e) => {
       if (!(e instanceof SdError) || e.code !== SD_RES.NO_OBJ) throw e;
     });
-    const leafEntries = async (oid: bigint, at: number): Promise<void> => {
+    /** The used bytes of the node at `at` in `oid` (header and entries), or undefined without the magic. */
+    const node = async (oid: bigint, at: number): Promise<Buffer | undefined> => {
       const h = await this.s.gateway.read({ ...io(oid, at), copies }, BTREE_HEADER_SIZE);
-      if (h.readUInt16LE(0) !== HYPER_BTREE_MAGIC) return;
-      const n = h.readUInt32LE(4);
-      if (h.readUInt16LE(2) === 2) {
-        const ind = n === 0 ? Buffer.alloc(0) : await this.s.gateway.read({ ...io(oid, at + BTREE_HEADER_SIZE), copies }, 16 * n);
-        for (let i = 0; i < n; i++) {
-          const leaf = ind.readBigUInt64LE(16 * i + 8);
-          await leafEntries(leaf, 0);
-          await gone(leaf);
-        }
-        return;
-      }
-      const e = n === 0 ? Buffer.alloc(0) : await this.s.gateway.read({ ...io(oid, at + BTREE_HEADER_SIZE), copies }, 8 * n);
+      if (h.readUInt16LE(0) !== BTREE_MAGIC) return undefined;
+      const used = nodeUsedBytes(readNodeHeader(h));
+      return used === BTREE_HEADER_SIZE ? h : this.s.gateway.read({ ...io(oid, at), copies }, used);
+    };
+    const removeData = async (leaf: Buffer): Promise<void> => {
+      const n = leaf.readUInt32LE(4);
       for (let i = 0; i < n; i++) {
-        if (e.readUInt32LE(8 * i + 4) === vid) await gone(vidToDataOid(vid, e.readUInt32LE(8 * i)));
+        const at = BTREE_HEADER_SIZE + LEAF_ENTRY_SIZE * i;
+        if (leaf.readUInt32LE(at + 4) === vid) await gone(vidToDataOid(vid, leaf.readUInt32LE(at)));
       }
     };
-    const root = await this.s.gateway.read({ ...io(inode, INODE_OFF.dataVdiId), copies }, BTREE_HEADER_SIZE);
-    const depth = root.readUInt16LE(2);
-    const entries = root.readUInt32LE(4);
-    await leafEntries(inode, INODE_OFF.dataVdiId);
+    const root = await node(inode, INODE_OFF.dataVdiId);
+    let used = BTREE_HEADER_SIZE;
+    if (root) {
+      used = root.length;
+      if (root.readUInt16LE(2) === 2) {
+        for (let i = 0; i < root.readUInt32LE(4); i++) {
+          const leafOid = root.readBigUInt64LE(BTREE_HEADER_SIZE + INDIRECT_ENTRY_SIZE * i + 8);
+          if (oidToVid(leafOid) !== vid) continue;
+          const leaf = await node(leafOid, 0);
+          if (leaf) await removeData(leaf);
+          await gone(leafOid);
+        }
+      } else {
+        await removeData(root);
+      }
+    }
     const img = await this.readInode(vid);
-    const used = BTREE_HEADER_SIZE + entries * (depth === 2 ? 16 : 8);
     const b = Buffer.alloc(SD_INODE_HEADER_SIZE + Math.min(used, SD_INODE_DATA_INDEX * 4));
     encodeInodeHeader({ ...img.header, name: '', vdiSize: 0 }, b);
     await this.s.gateway.write({ ...io(inode, 0), copies }, b);

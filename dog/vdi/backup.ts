@@ -7,9 +7,10 @@
  */
 import { fstatSync } from 'node:fs';
 import { isatty } from 'node:tty';
+import type { HyperTree } from '../../shared/btree.js';
 import { countDataObjs, decodeInodeHeader, INODE_OFF } from '../../shared/inode.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { SD_INODE_HEADER_SIZE, vidToDataOid } from '../../shared/oid.js';
+import { SD_INODE_HEADER_SIZE, vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
 import type { Dog } from '../context.js';
 import { strerror } from '../errno.js';
 import { EXIT } from '../exit.js';
@@ -19,6 +20,7 @@ import { err, writeBinary } from '../output.js';
 import { Progress } from '../progress.js';
 import { newVdi } from './create.js';
 import { deleteVdi } from './delete.js';
+import { openHyperTree, setEntry } from './hyper-tree.js';
 import { inodeIndex, type InodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
@@ -103,7 +105,10 @@ export const backup = {
       progress.abort();
       return code;
     };
-    for (let idx = 0; idx < count; idx++) {
+    // only indexes allocated in either snapshot differ: walk those, not the (possibly huge) range
+    const allocated = new Set<number>();
+    for (const index of [from.index, to.index]) for (const [idx] of index.entries()) allocated.add(idx);
+    for (const idx of [...allocated].sort((a, b) => a - b)) {
       progress.update(idx * objSize);
       const fv = from.index.vidAt(idx);
       const tv = to.index.vidAt(idx);
@@ -133,6 +138,14 @@ async function applyRecords(
   dog: Dog, vid: number, h: ReturnType<typeof decodeInodeHeader>, index: InodeIndex, progress: Progress,
 ): Promise<number> {
   const objSize = 2 ** h.blockSizeShift;
+  // a hyper volume's entries go to its own tree (begun as a copy of the snapshot's root)
+  let tree: HyperTree | undefined;
+  if (h.storePolicy === 1) {
+    const inode = await readObject(dog, vidToVdiOid(vid), INODE_WITH_INDEX, 0, true);
+    if (inode.result !== SD_RES.SUCCESS) return EXIT.FAILURE;
+    tree = await openHyperTree(dog, vid, inode.data);
+    if (!tree) return EXIT.FAILURE;
+  }
   for (;;) {
     const rh = await readExactly(16).catch(() => undefined);
     if (!rh) {
@@ -161,7 +174,13 @@ async function applyRecords(
       copies: h.nrCopies, copyPolicy: h.copyPolicy, create: owner !== vid, direct: true,
     });
     if (w !== SD_RES.SUCCESS) return EXIT.FAILURE;
-    if (owner !== vid) {
+    if (owner !== vid && tree) {
+      const message = await setEntry(tree, idx, vid);
+      if (message !== undefined) {
+        err(message);
+        return EXIT.FAILURE;
+      }
+    } else if (owner !== vid) {
       if ((await slotWrite(dog, vid, idx, h, { direct: true })) !== SD_RES.SUCCESS) return EXIT.FAILURE;
     }
     progress.advance(16 + length);

@@ -5,10 +5,11 @@
  * Erasure-coded objects are read strip by strip; missing and corrupted strips
  * are rebuilt with the code and written back to their holders.
  */
+import { HyperTree } from '../../shared/btree.js';
 import { ecCode, locateBadStrips } from '../../shared/ec/code.js';
 import { countDataObjs, decodeInodeHeader } from '../../shared/inode.js';
 import { nodeAddrString, nodeKey, type SdNode } from '../../shared/node.js';
-import { ecPolicyToDp, isEcObj, vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
+import { ecPolicyToDp, isEcObj, oidToVid, vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
 import { VnodeRing } from '../../shared/placement.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
@@ -203,7 +204,9 @@ export async function checkVdi(dog: Dog, inode: Buffer, report?: CheckReport): P
   if (!index) return EXIT.FAILURE;
   const ring = new VnodeRing(dog.nodes);
   const copies = Math.min(h.nrCopies, dog.zones);
-  const oids = [vidToVdiOid(h.vdiId), ...[...index.entries()].map(([i, vid]) => vidToDataOid(vid, i))];
+  // a two-level hyper volume's leaf objects are checked as its inode is (those of its own vid)
+  const leaves = index instanceof HyperTree ? index.leafOids().filter((oid) => oidToVid(oid) === h.vdiId) : [];
+  const oids = [vidToVdiOid(h.vdiId), ...leaves, ...[...index.entries()].map(([i, vid]) => vidToDataOid(vid, i))];
   if (dog.opts.exist) return checkExist(dog, ring, oids, copies, h.name);
   const objSize = 2 ** h.blockSizeShift;
   if (h.copyPolicy !== 0) {

@@ -13,7 +13,7 @@ import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { INODE_WITH_INDEX } from './read.js';
 import { slotWrite } from './slots.js';
-import { HyperSlots } from './hyper-slots.js';
+import { openHyperTree, setEntry } from './hyper-tree.js';
 
 export async function run(dog: Dog, args: string[]): Promise<number> {
   const o = dog.opts;
@@ -50,16 +50,14 @@ async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: stri
   const h = decodeInodeHeader(srcInode);
   const dstInode = await readVdiObj(dog, dst, 0, '', h.storePolicy === 1 ? INODE_WITH_INDEX : SD_INODE_HEADER_SIZE);
   if (!dstInode) return EXIT.FAILURE;
-  // a hyper volume's B-tree is filled in memory and written once at the end
-  const tree = h.storePolicy === 1 ? HyperSlots.open(dog, decodeInodeHeader(dstInode.inode), dstInode.inode) : undefined;
-  if (h.storePolicy === 1 && !tree) {
-    err('dog: the index of this hyper volume has a second level, which is not implemented yet');
-    return EXIT.FAILURE;
-  }
+  // a hyper volume's B-tree (its index writes batched while objects are copied)
+  const tree = h.storePolicy === 1 ? await openHyperTree(dog, newVid, dstInode.inode) : undefined;
+  if (h.storePolicy === 1 && !tree) return EXIT.FAILURE;
   const index = (await inodeIndex(dog, srcInode, h.storePolicy, countDataObjs(h)))!;
   const objSize = 2 ** h.blockSizeShift;
   const count = countDataObjs(h);
-  const work = Array.from({ length: count }, (_, i) => i).filter((i) => index.vidAt(i) !== 0 || o.prealloc);
+  // without -P only allocated objects are copied: walk the index, not the (possibly huge) range
+  const work = o.prealloc ? Array.from({ length: count }, (_, i) => i) : [...index.entries()].map(([i]) => i);
   const one = async (idx: number): Promise<boolean> => {
     const owner = index.vidAt(idx);
     let data: Buffer = Buffer.alloc(0);
@@ -74,9 +72,9 @@ async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: stri
     });
     if (w !== SD_RES.SUCCESS) return false;
     if (tree) {
-      if (tree.set(idx, newVid)) return true;
-      err('dog: the index of this hyper volume needs a second level, which is not implemented yet');
-      return false;
+      const message = await setEntry(tree, idx, newVid);
+      if (message !== undefined) err(message);
+      return message === undefined;
     }
     return (await slotWrite(dog, newVid, idx, h, { direct: true })) === SD_RES.SUCCESS;
   };
@@ -84,13 +82,6 @@ async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: stri
   for await (const ok of orderedWindow(work, 4, one)) {
     if (!ok) return EXIT.FAILURE;
     if (++done * objSize < h.vdiSize) showProgress(done * objSize, h.vdiSize, false);
-  }
-  if (tree) {
-    const w = await tree.persist(0);
-    if (w.result !== SD_RES.SUCCESS) {
-      err(w.message ?? 'Failed to write VDI');
-      return EXIT.FAILURE;
-    }
   }
   showProgress(h.vdiSize, h.vdiSize, false);
   return EXIT.SUCCESS;

@@ -1,5 +1,6 @@
 /** dog vdi create [-P] [-y] [-c copies] [-z shift] [-v] [-r] <vdiname> <size> (cli.md §2.7.2). */
 import { decodeClusterInfo, CLUSTER_INFO_SIZE } from '../../shared/proto/cluster-info.js';
+import { BTREE_HEADER_SIZE } from '../../shared/btree.js';
 import { decodeInodeHeader } from '../../shared/inode.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
@@ -18,8 +19,7 @@ import { err, out } from '../output.js';
 import { showProgress } from '../progress.js';
 import { orderedWindow } from '../window.js';
 import { cField } from './open.js';
-import { HyperSlots, MAX_ROOT_ENTRIES } from './hyper-slots.js';
-import { INDEX_HEADER_SIZE } from './inode-index.js';
+import { openHyperTree, setEntry } from './hyper-tree.js';
 import { slotWrite } from './slots.js';
 
 export interface NewVdi {
@@ -65,14 +65,14 @@ export function sizeLimitError(size: bigint, shift: number, hyper: boolean, raw:
 
 /** -P: create every data object zero-filled and point its slot at it (pipelined). */
 async function preallocate(dog: Dog, vid: number): Promise<number> {
-  const r = await readObject(dog, vidToVdiOid(vid), SD_INODE_HEADER_SIZE + INDEX_HEADER_SIZE, 0, true);
+  const r = await readObject(dog, vidToVdiOid(vid), SD_INODE_HEADER_SIZE + BTREE_HEADER_SIZE, 0, true);
   if (r.result !== SD_RES.SUCCESS) {
     err('Failed to read a newly created VDI object');
     return EXIT.FAILURE;
   }
   const h = decodeInodeHeader(r.data);
-  // a hyper volume's index is its B-tree: filled in memory, written once at the end
-  const tree = h.storePolicy === 1 ? HyperSlots.open(dog, h, r.data) : undefined;
+  // a hyper volume's index is its B-tree (its index writes batched while objects are created)
+  const tree = h.storePolicy === 1 ? await openHyperTree(dog, vid, r.data) : undefined;
   if (h.storePolicy === 1 && !tree) {
     err('Failed to read a newly created VDI object');
     return EXIT.FAILURE;
@@ -86,7 +86,11 @@ async function preallocate(dog: Dog, vid: number): Promise<number> {
       copies: h.nrCopies, copyPolicy: h.copyPolicy, create: true, direct: true,
     });
     if (created !== SD_RES.SUCCESS) return false;
-    if (tree) return tree.set(idx, vid);
+    if (tree) {
+      const message = await setEntry(tree, idx, vid);
+      if (message !== undefined) err(message);
+      return message === undefined;
+    }
     return (await slotWrite(dog, vid, idx, h, { direct: true })) === SD_RES.SUCCESS;
   };
   let done = 0;
@@ -95,13 +99,6 @@ async function preallocate(dog: Dog, vid: number): Promise<number> {
     if (!ok) return EXIT.FAILURE;
     done++;
     showProgress(Math.min(done * objSize, h.vdiSize), h.vdiSize, dog.raw);
-  }
-  if (tree) {
-    const w = await tree.persist(0);
-    if (w.result !== SD_RES.SUCCESS) {
-      err(w.message ?? 'Failed to write VDI');
-      return EXIT.FAILURE;
-    }
   }
   return EXIT.SUCCESS;
 }
@@ -136,12 +133,6 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
   if (limit) {
     err(limit);
     return EXIT.USAGE;
-  }
-  if (hyper && o.prealloc && Math.ceil(Number(size) / 2 ** shift) > MAX_ROOT_ENTRIES) {
-    // said before anything is created
-    err(`dog: preallocating more than ${MAX_ROOT_ENTRIES} objects of a hyper volume needs the second level of its ` +
-      'index, which is not implemented yet');
-    return EXIT.FAILURE;
   }
   const created = await newVdi(dog, {
     name, size, baseVid: 0, snapshot: false, copies: o.copies, copyPolicy: o.copyPolicy,

@@ -3,6 +3,7 @@
  * deleted bitmaps, then each inode header in vid order, and optionally its index.
  * Header reads are pipelined; messages are still printed in vid order.
  */
+import { nodeUsedBytes, readNodeHeader } from '../../shared/btree.js';
 import { countDataObjs, decodeInodeHeader, INODE_LIST_READ, INODE_OFF, type InodeHeader } from '../../shared/inode.js';
 import { SD_INODE_HEADER_SIZE, SD_NR_VDIS, vidToVdiOid } from '../../shared/oid.js';
 import { SdHeader } from '../../shared/proto/header.js';
@@ -14,7 +15,7 @@ import { hex, readObjectRequest } from '../object-io.js';
 import { err } from '../output.js';
 import { orderedWindow } from '../window.js';
 import {
-  btreeRootUsedBytes, FlatIndex, loadHyperIndex, readBtreeHeader, type InodeIndex,
+  FlatIndex, loadHyperIndex, type InodeIndex,
 } from './inode-index.js';
 
 export const BITMAP_SIZE = SD_NR_VDIS / 8;
@@ -88,7 +89,7 @@ async function loadOne(dog: Dog, vid: number, withIndex: boolean): Promise<Loade
   if (!withIndex) return { info: { vid, header, vdiSize }, messages };
   let index: InodeIndex | undefined;
   if (header.storePolicy === 1) {
-    const used = btreeRootUsedBytes(readBtreeHeader(raw, SD_INODE_HEADER_SIZE));
+    const used = nodeUsedBytes(readNodeHeader(raw, SD_INODE_HEADER_SIZE));
     const root = await readQuiet(dog, oid, used, SD_INODE_HEADER_SIZE, messages);
     if (root) index = await loadHyperIndex(dog, root, 0);
   } else {

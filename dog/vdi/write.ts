@@ -6,7 +6,8 @@
  * A piece whose object is unallocated, or belongs to an ancestor, is created
  * (copy-on-write from the ancestor's object), then its index slot is pointed at
  * it; those slot writes are pipelined too, and all of them complete before
- * dog reports success. A short read zero-fills the rest of its piece, which is
+ * dog reports success. A hyper volume's entry is set in its B-tree once the
+ * object is written (the tree batches the index writes of pieces in flight). A short read zero-fills the rest of its piece, which is
  * still written, and ends the write.
  */
 import { decodeInodeHeader, countDataObjs, type InodeHeader } from '../../shared/inode.js';
@@ -20,7 +21,8 @@ import { readFull } from '../fdio.js';
 import { writeObjectQuiet } from '../object-io.js';
 import { err } from '../output.js';
 import { Progress } from '../progress.js';
-import { HyperSlots } from './hyper-slots.js';
+import type { HyperTree } from '../../shared/btree.js';
+import { openHyperTree, setEntry } from './hyper-tree.js';
 import { FlatIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
 import { parseRangeArgs, type Piece } from './range.js';
@@ -68,7 +70,7 @@ class Writer {
   constructor(
     private readonly dog: Dog,
     private readonly h: InodeHeader,
-    private readonly index: FlatIndex | HyperSlots,
+    private readonly index: FlatIndex | HyperTree,
     private readonly objSize: number,
     private readonly window: number,
     private readonly progress: Progress,
@@ -114,11 +116,8 @@ class Writer {
   send(p: Piece, buf: Buffer): void {
     const { h, dog } = this;
     const plan = planPiece(this.index.vidAt(p.idx), h.vdiId, p);
-    if (this.index.set(p.idx, h.vdiId) === false) {
-      this.fail('dog: the index of this hyper volume needs a second level, which is not implemented yet', EXIT.FAILURE);
-      this.release(buf);
-      return;
-    }
+    const flat = this.index instanceof FlatIndex ? this.index : undefined;
+    flat?.set(p.idx, h.vdiId);
     const flags = dog.opts.writeback ? SD_FLAG.CMD_CACHE : 0;
     this.track((async () => {
       const r = await writeObjectQuiet(dog, {
@@ -132,9 +131,12 @@ class Writer {
       }
       this.progress.advance(p.len);
       if (!plan.create || this.failed) return;
-      const s = this.index instanceof HyperSlots
-        ? await this.index.persist(flags)
-        : await slotWriteQuiet(dog, h.vdiId, p.idx, h, { flags, direct: false });
+      if (!flat) {
+        const message = await setEntry(this.index as HyperTree, p.idx, h.vdiId);
+        if (message !== undefined) this.fail(message, EXIT.FAILURE);
+        return;
+      }
+      const s = await slotWriteQuiet(dog, h.vdiId, p.idx, h, { flags, direct: false });
       if (s.result !== SD_RES.SUCCESS) this.fail(s.message, EXIT.FAILURE);
     })());
   }
@@ -170,10 +172,10 @@ export async function writeFrom(
     return EXIT.FAILURE;
   }
   const index = h.storePolicy === 1
-    ? HyperSlots.open(dog, h, opened.inode)
+    ? await openHyperTree(dog, opened.vid, opened.inode, dog.opts.writeback ? SD_FLAG.CMD_CACHE : 0)
     : new FlatIndex(opened.inode, SD_INODE_HEADER_SIZE, countDataObjs(h));
   if (!index) {
-    err('dog: writing to a hyper volume with a two-level index is not implemented yet');
+    err('Failed to read VDI');
     return EXIT.FAILURE;
   }
   const objSize = 2 ** h.blockSizeShift;
