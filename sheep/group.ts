@@ -262,8 +262,13 @@ export class Group implements ClusterHandlers {
   async newEpoch(): Promise<void> {
     const prev = this.cinfo.nodes;
     const nodes = this.effective(this.members);
-    this.cinfo = { ...this.cinfo, epoch: this.cinfo.epoch + 1, nodes };
-    await this.s.meta.putEpoch({ epoch: this.cinfo.epoch, nodes, time: BigInt(this.nowSeconds()) });
+    const epoch = this.cinfo.epoch + 1;
+    await this.s.meta.putEpoch({ epoch, nodes, time: BigInt(this.nowSeconds()) });
+    // The new epoch shows only from here on, together with its ring and its
+    // recovery (in the same turn): a peer request of the new epoch that got in
+    // while the log was written would find neither the new ring nor the
+    // recovery that has its object waiting, and answer "No object found".
+    this.cinfo = { ...this.cinfo, epoch, nodes };
     this.rebuildRing();
     this.s.log.info('group', `epoch ${this.cinfo.epoch}: ${nodes.map(nodeAddrString).join(', ')}`);
     for (const w of this.epochWaiters.filter((x) => x.epoch <= this.cinfo.epoch)) w.resolve();

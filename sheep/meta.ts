@@ -63,8 +63,23 @@ const vdiKey = (vid: number) => `vdi/${vid.toString(16).padStart(6, '0')}`;
 const objKey = (name: string) => `obj/${name}`;
 const SYNC = { sync: true };
 
-/** Write a file so that a reader sees the old content or the new, never a mix. */
-async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
+/** The write of each file in progress: writes of one file take turns (they share its .tmp). */
+const fileWrites = new Map<string, Promise<void>>();
+
+/**
+ * Write a file so that a reader sees the old content or the new, never a mix.
+ * Two writes of the same file (one epoch log fetched by two recoveries at once)
+ * run one after the other, else the second rename finds the .tmp gone.
+ */
+function writeFileAtomic(path: string, data: Buffer): Promise<void> {
+  const prev = fileWrites.get(path) ?? Promise.resolve();
+  const p = prev.catch(() => {}).then(() => writeFileNow(path, data));
+  fileWrites.set(path, p);
+  void p.catch(() => {}).then(() => { if (fileWrites.get(path) === p) fileWrites.delete(path); });
+  return p;
+}
+
+async function writeFileNow(path: string, data: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await fsp.open(tmp, 'w', 0o640);
   try {

@@ -522,6 +522,13 @@ export class Recovery {
 
   // --- completion ---------------------------------------------------------------
 
+  /** The most data strips of any erasure-coded VDI the cluster has had (ec_max_data_strip). */
+  private maxDataStrips(): number {
+    let most = 0;
+    for (const v of this.s.vdis.all()) if (v.copyPolicy) most = Math.max(most, ecPolicyToDp(v.copyPolicy).d);
+    return most;
+  }
+
   /** COMPLETE_RECOVERY main part, on every sheep in cluster order. */
   async completed(node: SdNode, epoch: number): Promise<void> {
     if (epoch !== this.s.group.epoch) return;
@@ -533,6 +540,14 @@ export class Recovery {
     // our own report is among them, so a run of this epoch is only notifying
     const r = this.run;
     if (this.s.store && (!r || (r.epoch === epoch && r.phase === RECOVERY_PHASE.NOTIFY))) {
+      const dataStrips = this.maxDataStrips();
+      if (this.s.group.ring.nrZones < dataStrips) {
+        // an erasure-coded object has one copy of each strip: with fewer zones
+        // than data strips some could not be rebuilt, and the stale strips are
+        // all there is of them until members come back (as the original)
+        this.s.log.info('recovery', `every member recovered epoch ${epoch}: stale copies kept (${this.s.group.ring.nrZones} zones, erasure code of ${dataStrips} data strips)`);
+        return;
+      }
       await this.s.store.purgeStale();
       this.s.log.info('recovery', `every member recovered epoch ${epoch}: stale copies dropped`);
     }

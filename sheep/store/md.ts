@@ -10,13 +10,16 @@ import { KeyedMutex } from './mutex.js';
 import { PlainStore } from './plain.js';
 import { objectName, parseObjectName, type DiskInfo, type ObjectRef, type ObjectStore, type SpaceInfo } from './store.js';
 
-/** Capacity one virtual disk stands for on the md ring (HEAD's value; 1.0 used 1 GiB). */
-export const MD_VDISK_SIZE = 16n * 1024n * 1024n;
+/**
+ * Capacity one virtual disk stands for on the md ring: 1 GiB as in Sheepdog
+ * 1.0.1 (later trees use 16 MiB), so objects go to the same disks as there.
+ */
+export const MD_VDISK_SIZE = 1024n * 1024n * 1024n;
 /** Most disks one sheep takes (sd_md_info has 64 slots). */
 export const MD_MAX_DISKS = 64;
 /** How often every disk directory is checked for having been removed behind our back. */
 const MD_HEALTH_CHECK_MS = 1000;
-/** Capacity recorded at first use (the original keeps it in xattr `user.md.size`). */
+/** Free space recorded at first use (the original keeps it in xattr `user.md.size`). */
 const SIZE_FILE = '.md_size';
 /** Objects moved between disks at once when rebalancing. */
 const MD_MOVE_CONCURRENCY = 4;
@@ -99,8 +102,9 @@ export class MdStore implements ObjectStore {
     try {
       capacity = BigInt((await fsp.readFile(sizeFile, 'utf8')).trim());
     } catch {
+      // the original weighs a disk by its free space when first used
       const sp = await store.space();
-      capacity = sp.size;
+      capacity = sp.free;
       await fsp.writeFile(sizeFile, `${capacity}\n`);
     }
     const ino = (await fsp.stat(path)).ino;
@@ -108,32 +112,12 @@ export class MdStore implements ObjectStore {
   }
 
   private rebuildRing(): void {
-    const ring: { hash: bigint; disk: Disk }[] = [];
-    for (const d of this.disks) {
-      let h = sdHash(Buffer.from(d.path));
-      const n = Number((d.capacity + MD_VDISK_SIZE - 1n) / MD_VDISK_SIZE) || 1;
-      for (let i = 0; i < n; i++) {
-        h = sdHashNext(h);
-        ring.push({ hash: h, disk: d });
-      }
-    }
-    ring.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
-    this.ring = ring;
+    this.ring = mdRing(this.disks);
   }
 
-  /** The disk an object belongs on: first vdisk with hash >= the oid's hash, wrapping. */
+  /** The disk an object belongs on. */
   private expected(oid: bigint): Disk | undefined {
-    const ring = this.ring;
-    if (ring.length === 0) return undefined;
-    const h = sdHashOid(oid);
-    let lo = 0;
-    let hi = ring.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ring[mid]!.hash < h) lo = mid + 1;
-      else hi = mid;
-    }
-    return ring[lo === ring.length ? 0 : lo]!.disk;
+    return mdDiskOf(this.ring, oid);
   }
 
   /** Disks that may hold live objects: the expected one first. */
@@ -476,6 +460,38 @@ export class MdStore implements ObjectStore {
     if (this.health) clearInterval(this.health);
     for (const d of [...this.disks, ...this.draining]) await d.store.close();
   }
+}
+
+/**
+ * The md ring: a disk of capacity C stands for ceil(C / MD_VDISK_SIZE) virtual
+ * disks at sd_hash_next^k(sd_hash(path)), as md.c's create_vdisks.
+ */
+export function mdRing<D extends { path: string; capacity: bigint }>(disks: readonly D[]): { hash: bigint; disk: D }[] {
+  const ring: { hash: bigint; disk: D }[] = [];
+  for (const d of disks) {
+    let h = sdHash(Buffer.from(d.path));
+    const n = Number((d.capacity + MD_VDISK_SIZE - 1n) / MD_VDISK_SIZE) || 1;
+    for (let i = 0; i < n; i++) {
+      h = sdHashNext(h);
+      ring.push({ hash: h, disk: d });
+    }
+  }
+  ring.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  return ring;
+}
+
+/** The disk of an object: the first vdisk with hash >= the oid's hash, wrapping (rb_nsearch). */
+export function mdDiskOf<D>(ring: readonly { hash: bigint; disk: D }[], oid: bigint): D | undefined {
+  if (ring.length === 0) return undefined;
+  const h = sdHashOid(oid);
+  let lo = 0;
+  let hi = ring.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ring[mid]!.hash < h) lo = mid + 1;
+    else hi = mid;
+  }
+  return ring[lo === ring.length ? 0 : lo]!.disk;
 }
 
 function mergeOids(lists: bigint[][]): bigint[] {

@@ -55,6 +55,12 @@ test('placement matches the reference transcript (one.img objects)', () => {
   assert.equal(ports(0x0065a69a00000001n), [7000, 7002, 7001]);
   assert.equal(ports(0x0065a69c00000000n), [7002, 7000, 7001]);
   assert.equal(ports(0x80afa52400000000n, 2), [7002, 7000]);
+  assert.equal(ports(0x8065a69a00000000n), [7001, 7002, 7000]);
+  assert.equal(ports(0x0065a69a00000000n), [7000, 7002, 7001]);
+  assert.equal(ports(0x00afa52400000000n, 2), [7002, 7000]);
+  // the erasure-coded ec.img: strip i on the i-th holder
+  assert.equal(ports(0x004c011400000000n), [7002, 7001, 7000]);
+  assert.equal(ports(0x804c011400000000n), [7001, 7002, 7000]);
 });
 
 test('copies are capped by the number of zones, zones are distinct', () => {
