@@ -126,6 +126,12 @@ export async function settle(cluster: TestCluster, sheep: number[]): Promise<voi
   await waitRecovered(cluster, sheep, 180_000);
 }
 
+/** The log lines of the first few violated blocks, with the fault markers between them. */
+function historyOf(h: History, v: Violation[]): string {
+  const blocks = new Set(v.slice(0, 4).map((x) => String(x.block)));
+  return h.log.filter((l) => l.startsWith('#') || blocks.has(l.split(' ')[1]!)).join('\n');
+}
+
 /** A readable report of violations (the first few). */
 export function describe(v: Violation[]): string {
   return v.slice(0, 8).map((x) => `block ${x.block} via ${x.where}: ${x.kind} (${x.detail})`).join('\n') + (v.length > 8 ? `\n... ${v.length - 8} more` : '');
@@ -133,6 +139,8 @@ export function describe(v: Violation[]): string {
 
 const MiB = 1024 * 1024;
 const VDI_SIZE = 8 * MiB;
+/** The object cache of sheep 0 with `objectCache`: room for the whole VDI. */
+const OBJECT_CACHE_SIZE = '64M';
 const WRITERS = 4;
 /** A stopped sheep stays stopped longer than every timeout (GATEWAY_REQUEST_MAX_MS, sheepfs's 35 s write wait). */
 const SLOW_SHEEP_STOP_MS = GATEWAY_REQUEST_MAX_MS + 8_000;
@@ -150,6 +158,8 @@ export interface Setup {
   ec?: boolean;
   /** the writers write through a sheepfs volume (mounted on sheep 0; it fails over) instead of dog */
   sheepfs?: boolean;
+  /** sheep 0 runs an object cache (-w) on a power-cut file system, used by sheepfs (--objectcache) */
+  objectCache?: boolean;
 }
 
 /** Sheep a schedule runs, and how many of them may fail at once. */
@@ -164,6 +174,8 @@ export interface ScheduleResult {
   acks: number;
   faults: number;
   violations: Violation[];
+  /** blocks a failed write left torn where that is accepted (History.tornByFailedWrites) */
+  torn: number;
 }
 
 async function withCluster(
@@ -177,14 +189,25 @@ async function withCluster(
   const random = seededRandom(seed);
   const nodes = sheepOf(s);
   const disks: PowerCutFs[] = [];
-  const scratch = s.powerCut || s.faultyDisk ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
+  const scratch = s.powerCut || s.faultyDisk || s.objectCache ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
   let c: TestCluster | undefined;
   let fs: Mount | undefined;
   try {
+    let cacheDir = '';
     c = await TestCluster.start({
-      nodes, copies: s.copies, nosync: false, sheepArgs: s.journal ? () => ['-j', 'size=64M'] : undefined,
+      nodes, copies: s.copies, nosync: false,
+      sheepArgs: (i) => [
+        ...(s.journal ? ['-j', 'size=64M'] : []),
+        ...(s.objectCache && i === 0 ? ['-w', `size=${OBJECT_CACHE_SIZE},dir=${cacheDir}`] : []),
+      ],
       disks: s.faultyDisk ? (i, dir) => (i === 0 ? [`${dir}-d1`, `${dir}-d2`] : []) : undefined,
-      prepare: !scratch ? undefined : s.powerCut
+      prepare: !scratch ? undefined : s.objectCache
+        ? async (i, dir) => {
+          if (i !== 0) return;
+          cacheDir = `${dir}-cache`;
+          disks.push(await PowerCutFs.mount(join(scratch, 'cache'), cacheDir));
+        }
+        : s.powerCut
         // each sheep's whole directory (store, journal, LevelDB metadata, log) on a power-cut mount
         ? async (i, dir) => { disks.push(await PowerCutFs.mount(join(scratch, String(i)), dir)); }
         : async (i, dir) => { if (i === 0) disks.push(await PowerCutFs.mount(join(scratch, 'd2'), `${dir}-d2`)); },
@@ -196,14 +219,15 @@ async function withCluster(
     assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', ...ec, 'h', String(VDI_SIZE)])).code, 0);
     const h = new History(VDI_SIZE / 4096);
     const all = [...Array(nodes).keys()];
-    if (s.sheepfs) fs = await mountSheepfs(`${c.dir(0)}-mnt`, c.port(0));
+    if (s.sheepfs) fs = await mountSheepfs(`${c.dir(0)}-mnt`, c.port(0), s.objectCache ? ['--objectcache'] : []);
     const volume = fs && join(fs.mnt, 'vdi', 'h', 'volume');
     const writer = (targets: () => number[]) => (volume ? sheepfsWriter(volume) : dogWriter(c!, 'h', targets));
     const faults = await body(c, h, random, all, disks, writer);
     await settle(c, all);
     const v = await verifyThrough(c, 'h', h, all);
     console.log(`${name}: ${h.summary()}; ${faults.what}; ${v.length} violations${v.length ? `\n${describe(v)}` : ''}`);
-    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v };
+    if (v.length > 0) console.log(`${name}: the history of the first violated blocks (# lines are the faults):\n${historyOf(h, v)}`);
+    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v, torn: h.tornByFailure.size };
   } finally {
     // sheepfs goes first, then the sheep, then their mounts, then the directories
     await fs?.cleanup();
@@ -229,7 +253,8 @@ export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promi
     const up = new Set(all);
     const w = startWriters(h, random, WRITERS, writer(() => [...up]));
     await acksReach(h, STEP_ACKS);
-    const victims = pick(random, all, tolerated(s));
+    // behind sheepfs, its own sheep is one of them (it must fail over mid-write)
+    const victims = s.sheepfs ? [0, ...pick(random, all.slice(1), tolerated(s) - 1)] : pick(random, all, tolerated(s));
     for (const v of victims) up.delete(v);
     await Promise.all(victims.map((v) => c.kill9(v)));
     await acksReach(h, h.acks + STEP_ACKS);
@@ -293,7 +318,8 @@ export function diskEio(name: string, s: Setup, seed?: number): Promise<Schedule
  */
 export function slowSheep(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
   return withCluster(name, s, async (c, h, random, all, _disks, writer) => {
-    const [slow] = pick(random, all, 1) as [number];
+    // behind sheepfs, the stopped sheep is the one sheepfs talks to
+    const [slow] = s.sheepfs ? [0] : pick(random, all, 1) as [number];
     const others = all.filter((i) => i !== slow);
     const w = startWriters(h, random, WRITERS, writer(() => others));
     await acksReach(h, STEP_ACKS);
@@ -383,5 +409,30 @@ export function ecThree(name: string, seed?: number): Promise<ScheduleResult> {
     await w.stop();
     assert.is(w.unknown(), 0, 'every write ended with an answer');
     return { what: `kill -9 of sheep ${victims.join(',')} at once mid-write (${h.errors - errorsFrom} writes failed), restarted`, faults: 3 };
+  }, seed);
+}
+
+/**
+ * The object cache: sheepfs writes through sheep 0's cache (-w on a power-cut
+ * file system), each write acknowledged after fsync (FLUSH_VDI). Sheep 0 is
+ * killed -9 mid-write and its cache disk cut (`mode`); sheepfs goes on through
+ * another sheep; sheep 0 restarts on what its cache disk kept. What a flush
+ * acknowledged must survive, and nothing the cache held may land over newer data.
+ */
+export function objectCacheCut(name: string, s: Setup, mode: CutMode, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { ...s, objectCache: true, sheepfs: true }, async (c, h, random, all, disks, writer) => {
+    const w = startWriters(h, random, WRITERS, writer(() => all));
+    await acksReach(h, STEP_ACKS);
+    h.log.push('# kill -9 of sheep 0');
+    await c.kill9(0);
+    const undone = await disks[0]!.cut(mode, Math.floor(random() * 2 ** 31));
+    h.log.push(`# cache disk cut: ${undone} changes forgotten`);
+    await acksReach(h, h.acks + STEP_ACKS);
+    h.log.push('# sheep 0 restarts');
+    await c.startSheep(0);
+    h.log.push('# sheep 0 is back');
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    return { what: `kill -9 of sheep 0 (object cache) mid-write and a power cut of its cache disk (${mode}: ${undone} changes forgotten), restarted`, faults: 1 };
   }, seed);
 }
