@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { assert, resultOf, SdError } from '../shared/errors.js';
 import { grefOffset, INODE_OFF } from '../shared/inode.js';
 import { nodeKey, sameNode, type SdNode } from '../shared/node.js';
@@ -308,11 +309,15 @@ export class Gateway {
    * never to one that answered success, and never to a holder that joined the
    * ring meanwhile (its copy may come from one that had already applied it).
    * The worst a ring change can do is leave a count too high (space kept),
-   * never too low (an object in use freed).
+   * never too low (an object in use freed). A holder whose answer was lost may
+   * have applied it: every attempt carries the same token and the first
+   * attempt's epoch, by which the holder recognises a repeat.
    */
   async decref(ledger: bigint, generation: number, count: number, copies: number, deadline?: number): Promise<void> {
     const applied = new Set<string>();
     let asked: Set<string> | undefined;
+    const token = randomBytes(8).readBigUInt64LE(0) || 1n;
+    const firstEpoch = this.s.group.epoch;
     await this.retrying(`decref ${ledger.toString(16)}`, async (deadline) => {
       const holders = this.holders(ledger, copies);
       asked ??= new Set(holders.map(nodeKey));
@@ -322,6 +327,8 @@ export class Gateway {
       hdr.refOid = ledger;
       hdr.refGeneration = generation;
       hdr.refCount = count;
+      hdr.refToken = token;
+      hdr.refFirstEpoch = firstEpoch;
       const results = await Promise.allSettled(todo.map((n) => this.peer(n, hdr, undefined, deadline)));
       results.forEach((r, i) => { if (r.status === 'fulfilled') applied.add(nodeKey(todo[i]!)); });
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -8,8 +8,11 @@
  * the same data), so a retry after a lost reply is safe.
  */
 import { SheepConnection, targetString, type Reply } from '../shared/client.js';
+import { CachedWrites } from './cached-writes.js';
 import { SdError } from '../shared/errors.js';
 import { decodeNodes, nodeIoTarget, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
+import { oidToVid } from '../shared/oid.js';
+import { SD_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
@@ -76,6 +79,8 @@ export class SheepLink {
   private unreachable = false;
   /** the sheep currently used; moves on failure */
   private current: HostPort;
+  /** writes acknowledged from a sheep's object cache, not flushed yet */
+  readonly cached = new CachedWrites();
 
   constructor(private primary: HostPort, readonly limits: LinkLimits = DEFAULT_LIMITS) {
     this.current = primary;
@@ -118,6 +123,8 @@ export class SheepLink {
       (c) => {
         if (slots![i] === p) up![i] = c;
         c.onClose(() => {
+          // closed while still ours (not dropped on purpose): the sheep may have gone
+          if (this.conns.get(k) === slots) this.cached.broke(t);
           if (slots![i] === p) slots![i] = undefined;
           if (up![i] === c) up![i] = undefined;
         });
@@ -213,11 +220,13 @@ export class SheepLink {
         const r = await c.request(req, payload, Math.max(1, Math.min(deadline - Date.now(), tryMs)));
         if (!TRANSIENT.has(r.hdr.result)) {
           if (!o.to) this.unreachable = false;
+          if (write && (req.flags & SD_FLAG.CMD_CACHE) !== 0 && r.hdr.result === SD_RES.SUCCESS) this.cached.wrote(t, oidToVid(req.objOid));
           return r;
         }
         last = new SdError(r.hdr.result, `from ${key(t)}`);
       } catch (e) {
         last = e;
+        this.cached.broke(t);
         if (!o.to) {
           this.drop(t);
           this.advance(t);

@@ -99,7 +99,14 @@ export class ObjectCache {
 
   async init(): Promise<void> {
     const kept = await readManifest(this.manifestPath);
-    if (!kept) await fsp.rm(this.o.dir, { recursive: true, force: true });
+    if (!kept) {
+      // empty it, but keep the directory: it may be a mount point (a cache disk)
+      const names = await fsp.readdir(this.o.dir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return [] as string[];
+        throw e;
+      });
+      for (const name of names) await fsp.rm(join(this.o.dir, name), { recursive: true, force: true });
+    }
     await this.files.init(0);
     for (const k of kept ?? []) {
       const oid = BigInt(`0x${k.oid}`);

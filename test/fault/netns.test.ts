@@ -13,142 +13,39 @@
  *
  * Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN); skipped with a message otherwise.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DOG, forgetPid, pidAlive, recordPid, run, SHEEP, waitFor, type RunResult } from '../lib/cluster.js';
-import { ZooKeeper, zookeeperMissing } from '../lib/zookeeper.js';
+import { waitFor } from '../lib/cluster.js';
+import { NetnsHosts, netnsMissing, NetnsSheep } from '../lib/netns.js';
+import { ZooKeeper } from '../lib/zookeeper.js';
 
 const HOSTS = 4;
-const SUBNET = '10.213.77';
 const SHEEP_PORT = 7000;
 /** a watchdog failover (1/3) and a leader election fit well inside 2/3 of it */
 const SESSION_MS = 8000;
-/** Our namespaces carry this prefix and our PID, so a later run can tell a dead run's leftovers. */
-const PREFIX = 'sdnt';
-const tag = `${PREFIX}${process.pid}`;
-const bridgeNs = `${tag}-sw`;
-const hostNs = (i: number) => `${tag}-h${i}`;
-const hostIp = (i: number) => `${SUBNET}.${i + 1}`;
+const net = new NetnsHosts(HOSTS, '10.213.77');
+const hostNs = (i: number) => net.ns(i);
+const hostIp = (i: number) => net.ip(i);
 
-const created: string[] = [];
-const sheepPids = new Map<number, number>();
 let zk: ZooKeeper | undefined;
 let root = '';
+let sheep: NetnsSheep | undefined;
 let data: Buffer;
 let fresh: Buffer;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-}
-
-/** Remove namespaces that an earlier run of this file left behind when it died. */
-function removeDeadRunsLeftovers(): void {
-  let names: string[] = [];
-  try {
-    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = new RegExp(`^${PREFIX}(\\d+)-(sw|h\\d+)$`).exec(n);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
-      try { ip('netns', 'del', n); } catch { /* gone */ }
-    }
-  }
-}
-
-/** Why namespaces cannot be used here, or undefined. */
-function netnsMissing(): string | undefined {
-  const zkm = zookeeperMissing();
-  if (zkm) return zkm;
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return 'the ip command (iproute2) is missing';
-  }
-  removeDeadRunsLeftovers();
-  const probe = `${tag}-probe`;
-  try {
-    ip('netns', 'add', probe);
-    ip('-n', probe, 'link', 'add', 'br0', 'type', 'bridge');
-  } catch (e) {
-    return `network namespaces are not permitted here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`;
-  } finally {
-    try { ip('netns', 'del', probe); } catch { /* not made */ }
-  }
-  return undefined;
-}
-
 function teardownSync(): void {
-  for (const [i, pid] of sheepPids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    forgetPid(`netns-sheep${i}`, pid);
-  }
-  sheepPids.clear();
-  for (const n of created.splice(0).reverse()) {
-    try { ip('netns', 'del', n); } catch { /* gone */ }
-  }
+  sheep?.killAllSync();
+  net.teardown();
 }
 process.on('exit', teardownSync);
 
-/** A bridge in its own namespace, and HOSTS namespaces each with one veth port on it. */
-function buildNetwork(): void {
-  ip('netns', 'add', bridgeNs);
-  created.push(bridgeNs);
-  ip('-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
-  ip('-n', bridgeNs, 'link', 'set', 'br0', 'up');
-  for (let i = 0; i < HOSTS; i++) {
-    const ns = hostNs(i);
-    ip('netns', 'add', ns);
-    created.push(ns);
-    // made inside the bridge's namespace, the peer moved straight into the host's
-    ip('-n', bridgeNs, 'link', 'add', `port${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ip('-n', bridgeNs, 'link', 'set', `port${i}`, 'master', 'br0');
-    ip('-n', bridgeNs, 'link', 'set', `port${i}`, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'addr', 'add', `${hostIp(i)}/24`, 'dev', 'eth0');
-    ip('-n', ns, 'link', 'set', 'eth0', 'up');
-  }
-}
-
-function setLink(i: number, up: boolean): void {
-  ip('-n', bridgeNs, 'link', 'set', `port${i}`, up ? 'up' : 'down');
-}
-
-/** dog, run inside host i's namespace against that host's sheep. */
-function dog(i: number, args: readonly string[], input?: Buffer): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', hostNs(i), DOG, ...args], {
-    input,
-    env: { SHEEPDOG_DOG_ADDR: hostIp(i), SHEEPDOG_DOG_PORT: String(SHEEP_PORT) },
-    timeoutMs: 60_000,
-  });
-}
-
-/** Members as sheep i lists them (-1 when it does not answer). */
-async function members(i: number): Promise<number> {
-  const r = await dog(i, ['node', 'list', '-r']);
-  return r.code === 0 ? r.out.trim().split('\n').filter(Boolean).length : -1;
-}
-
-async function startSheep(i: number): Promise<void> {
-  const dir = join(root, `sheep${i}`);
-  const pidFile = join(root, `sheep${i}.pid`);
-  rmSync(pidFile, { force: true });
-  const servers = [0, 1, 2].map((k) => `${hostIp(k)}:2181`).join(',');
-  const r = await run('ip', ['netns', 'exec', hostNs(i), SHEEP, dir, '-c', `zookeeper:${servers},timeout=${SESSION_MS}`,
-    '-p', String(SHEEP_PORT), '-z', String(i), '-n', '-P', pidFile,
-    ...(process.env.SHEEPDOG_TEST_SHEEP_ARGS?.split(' ').filter(Boolean) ?? [])], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`sheep ${i} failed to start (${r.code}): ${r.stderr}`);
-  const pid = Number(readFileSync(pidFile, 'utf8'));
-  sheepPids.set(i, pid);
-  recordPid(`netns-sheep${i}`, pid);
-}
+const dog = (i: number, args: readonly string[], input?: Buffer) => sheep!.dog(i, args, input);
+const members = (i: number) => sheep!.members(i);
 
 const missing = netnsMissing();
 const CUT = 2; // a host with a ZooKeeper server and a sheep
@@ -156,21 +53,19 @@ const CUT = 2; // a host with a ZooKeeper server and a sheep
 test.before(async () => {
   if (missing) return;
   root = mkdtempSync(join(tmpdir(), 'sheepdog-netns-'));
-  buildNetwork();
+  net.build();
   zk = await ZooKeeper.startEnsemble([0, 1, 2].map((i) => ({ netns: hostNs(i), host: hostIp(i) })));
-  for (let i = 0; i < HOSTS; i++) await startSheep(i);
+  const servers = [0, 1, 2].map((k) => `${hostIp(k)}:2181`).join(',');
+  sheep = new NetnsSheep(net, root, SHEEP_PORT, servers, SESSION_MS,
+    ['-n', ...(process.env.SHEEPDOG_TEST_SHEEP_ARGS?.split(' ').filter(Boolean) ?? [])]);
+  for (let i = 0; i < HOSTS; i++) await sheep.start(i);
   await waitFor(`${HOSTS} members`, async () => (await members(0)) === HOSTS, 30_000, 200);
   const f = await dog(0, ['cluster', 'format', '-c', '3']);
   if (f.code !== 0) throw new Error(`format failed: ${f.stderr}`);
 });
 
 test.after(async () => {
-  for (const [i, pid] of sheepPids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    await waitFor('sheep to die', () => !pidAlive(pid), 10_000, 50).catch(() => {});
-    forgetPid(`netns-sheep${i}`, pid);
-  }
-  sheepPids.clear();
+  await sheep?.killAll();
   await zk?.cleanup();
   teardownSync();
   if (root && !process.env.SHEEPDOG_TEST_KEEP) rmSync(root, { recursive: true, force: true });
@@ -196,7 +91,7 @@ if (missing) {
   });
 
   test('a host cut off: the rest keep serving, the cut-off sheep stops accepting writes', async () => {
-    setLink(CUT, false);
+    net.setLink(CUT, false);
     const t0 = Date.now();
     // the cut-off sheep cannot reach a ZooKeeper quorum: it gives up its
     // membership, refuses I/O, and keeps trying to join again
@@ -237,7 +132,7 @@ if (missing) {
   });
 
   test('the link returns: the host rejoins and reads every byte back', async () => {
-    setLink(CUT, true);
+    net.setLink(CUT, true);
     await zk!.waitServing(30_000);
     // no restart: the sheep joins again by itself
     await waitFor(`${HOSTS} members`, async () => (await members(0)) === HOSTS && (await members(CUT)) === HOSTS, 30_000, 200);

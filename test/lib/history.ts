@@ -76,6 +76,16 @@ export class History {
   tries = 0;
   acks = 0;
   errors = 0;
+  /** blocks read torn that a failed write may have torn (with tornByFailedWrites) */
+  readonly tornByFailure = new Set<number>();
+  /**
+   * Accept a torn block whose latest attempt failed. Only for a schedule that
+   * loses more erasure-code strip holders than the code tolerates mid-write:
+   * a failed stripe write that reached some holders and not others leaves
+   * strips of two versions, which no read can tell apart (the erasure-code
+   * write hole, as in the original). Such blocks are counted, not hidden.
+   */
+  tornByFailedWrites = false;
 
   constructor(readonly blocks: number) {
     this.state = Array.from({ length: blocks }, () => ({ tried: 0, acked: 0, open: false, poisoned: false }));
@@ -137,7 +147,14 @@ export class History {
     const s = this.at(block);
     if (read === undefined) return { block, where, kind: 'unreadable', detail: `last ack ${s.acked}` };
     const d = decode(read);
-    if (d.kind === 'torn') return { block, where, kind: 'torn', detail: `last ack ${s.acked}, tried up to ${s.tried}` };
+    if (d.kind === 'torn') {
+      // tried beyond the last ack and no attempt open: the latest attempt failed
+      if (this.tornByFailedWrites && s.tried > s.acked && !s.open) {
+        this.tornByFailure.add(block);
+        return undefined;
+      }
+      return { block, where, kind: 'torn', detail: `last ack ${s.acked}, tried up to ${s.tried}` };
+    }
     if (d.kind === 'zero') {
       return s.acked === 0 ? undefined : { block, where, kind: 'lost', detail: `zeros, last ack ${s.acked}` };
     }
@@ -160,7 +177,8 @@ export class History {
   }
 
   summary(): string {
-    return `${this.tries} writes tried, ${this.acks} acknowledged, ${this.errors} failed`;
+    const torn = this.tornByFailure.size ? `, ${this.tornByFailure.size} blocks torn by their failed write` : '';
+    return `${this.tries} writes tried, ${this.acks} acknowledged, ${this.errors} failed${torn}`;
   }
 }
 

@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { TestCluster, waitFor, type RunResult } from './cluster.js';
+import { run, TestCluster, waitFor, type RunResult } from './cluster.js';
 import { BLOCK, History, scheduleSeed, seededRandom, type Violation } from './history.js';
 import { GATEWAY_REQUEST_MAX_MS } from '../../shared/timeouts.js';
+import { mountSheepfs, type Mount } from '../fuse/lib.js';
 import { PowerCutFs } from './powercut.js';
 import type { CutMode } from './powercut-fs.js';
 import { waitRecovered } from './recovery.js';
@@ -21,40 +22,68 @@ const DOG_WRITE_TIMEOUT_MS = 90_000;
 export interface Writers {
   /** stop starting writes and wait for those in flight */
   stop(): Promise<void>;
+  /** attempts whose outcome is unknown so far (the writer timed out: not a clean failure) */
+  unknown(): number;
+}
+
+/** One attempt to write `data` at `block`: true acknowledged, false refused, undefined no answer in time. */
+export type BlockWriter = (block: number, data: Buffer, random: () => number) => Promise<boolean | undefined>;
+
+/** Writes through `dog vdi write`, each to one of the sheep `targets()` returns (the sheep up now). */
+export function dogWriter(cluster: TestCluster, vdi: string, targets: () => number[]): BlockWriter {
+  return async (block, data, random) => {
+    let up = targets();
+    while (up.length === 0) {
+      await new Promise((r) => setTimeout(r, 50));
+      up = targets();
+    }
+    const via = up[Math.floor(random() * up.length)]!;
+    try {
+      const r = await cluster.dog(['vdi', 'write', vdi, String(block * BLOCK), String(BLOCK)],
+        { input: data, port: cluster.port(via), timeoutMs: DOG_WRITE_TIMEOUT_MS });
+      return r.code === 0;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /**
- * `count` writers, each writing one random writable block at a time through
- * one of the sheep `targets()` returns (the sheep up now).
+ * Writes through a sheepfs volume file: each block by its own `dd` (O_DIRECT,
+ * fsync before it exits), a process of its own, so that no child is spawned
+ * by the process holding the mount and a write stuck in FUSE blocks nothing else.
  */
-export function startWriters(
-  cluster: TestCluster, vdi: string, history: History, random: () => number, count: number, targets: () => number[],
-): Writers {
+export function sheepfsWriter(volume: string): BlockWriter {
+  return async (block, data) => {
+    try {
+      const r = await run('dd', [`of=${volume}`, 'bs=4096', `seek=${block}`, 'count=1', 'iflag=fullblock', 'oflag=direct', 'conv=notrunc,fsync', 'status=none'],
+        { input: data, timeoutMs: DOG_WRITE_TIMEOUT_MS });
+      return r.code === 0;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** `count` writers, each writing one random writable block at a time with `write`. */
+export function startWriters(history: History, random: () => number, count: number, write: BlockWriter): Writers {
   let stopping = false;
+  let unknown = 0;
   const loop = async () => {
     while (!stopping) {
       let block = Math.floor(random() * history.blocks);
       for (let i = 0; i < history.blocks && !history.writable(block); i++) block = (block + 1) % history.blocks;
       if (!history.writable(block)) return;
-      const up = targets();
-      if (up.length === 0) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const via = up[Math.floor(random() * up.length)]!;
       const { version, data } = history.begin(block);
-      let r: RunResult | undefined;
-      try {
-        r = await cluster.dog(['vdi', 'write', vdi, String(block * BLOCK), String(BLOCK)],
-          { input: data, port: cluster.port(via), timeoutMs: DOG_WRITE_TIMEOUT_MS });
-      } catch {
-        r = undefined;
-      }
-      if (r?.code === 0) {
+      const ok = await write(block, data, random);
+      if (ok) {
         history.ack(block, version);
       } else {
         history.fail(block, version);
-        if (!r) history.poison(block);
+        if (ok === undefined) {
+          history.poison(block);
+          unknown++;
+        }
       }
     }
   };
@@ -64,6 +93,7 @@ export function startWriters(
       stopping = true;
       await Promise.all(running);
     },
+    unknown: () => unknown,
   };
 }
 
@@ -96,6 +126,12 @@ export async function settle(cluster: TestCluster, sheep: number[]): Promise<voi
   await waitRecovered(cluster, sheep, 180_000);
 }
 
+/** The log lines of the first few violated blocks, with the fault markers between them. */
+function historyOf(h: History, v: Violation[]): string {
+  const blocks = new Set(v.slice(0, 4).map((x) => String(x.block)));
+  return h.log.filter((l) => l.startsWith('#') || blocks.has(l.split(' ')[1]!)).join('\n');
+}
+
 /** A readable report of violations (the first few). */
 export function describe(v: Violation[]): string {
   return v.slice(0, 8).map((x) => `block ${x.block} via ${x.where}: ${x.kind} (${x.detail})`).join('\n') + (v.length > 8 ? `\n... ${v.length - 8} more` : '');
@@ -103,6 +139,8 @@ export function describe(v: Violation[]): string {
 
 const MiB = 1024 * 1024;
 const VDI_SIZE = 8 * MiB;
+/** The object cache of sheep 0 with `objectCache`: room for the whole VDI. */
+const OBJECT_CACHE_SIZE = '64M';
 const WRITERS = 4;
 /** A stopped sheep stays stopped longer than every timeout (GATEWAY_REQUEST_MAX_MS, sheepfs's 35 s write wait). */
 const SLOW_SHEEP_STOP_MS = GATEWAY_REQUEST_MAX_MS + 8_000;
@@ -118,6 +156,10 @@ export interface Setup {
   faultyDisk?: boolean;
   /** the VDI is erasure-coded 4:2 on 6 sheep (copies is then the cluster's default only) */
   ec?: boolean;
+  /** the writers write through a sheepfs volume (mounted on sheep 0; it fails over) instead of dog */
+  sheepfs?: boolean;
+  /** sheep 0 runs an object cache (-w) on a power-cut file system, used by sheepfs (--objectcache) */
+  objectCache?: boolean;
 }
 
 /** Sheep a schedule runs, and how many of them may fail at once. */
@@ -132,23 +174,40 @@ export interface ScheduleResult {
   acks: number;
   faults: number;
   violations: Violation[];
+  /** blocks a failed write left torn where that is accepted (History.tornByFailedWrites) */
+  torn: number;
 }
 
 async function withCluster(
   name: string, s: Setup,
-  body: (c: TestCluster, h: History, random: () => number, all: number[], disks: PowerCutFs[]) => Promise<{ what: string; faults: number }>,
+  body: (
+    c: TestCluster, h: History, random: () => number, all: number[], disks: PowerCutFs[],
+    writer: (targets: () => number[]) => BlockWriter,
+  ) => Promise<{ what: string; faults: number }>,
   seed = scheduleSeed(name),
 ): Promise<ScheduleResult> {
   const random = seededRandom(seed);
   const nodes = sheepOf(s);
   const disks: PowerCutFs[] = [];
-  const scratch = s.powerCut || s.faultyDisk ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
+  const scratch = s.powerCut || s.faultyDisk || s.objectCache ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
   let c: TestCluster | undefined;
+  let fs: Mount | undefined;
   try {
+    let cacheDir = '';
     c = await TestCluster.start({
-      nodes, copies: s.copies, nosync: false, sheepArgs: s.journal ? () => ['-j', 'size=64M'] : undefined,
+      nodes, copies: s.copies, nosync: false,
+      sheepArgs: (i) => [
+        ...(s.journal ? ['-j', 'size=64M'] : []),
+        ...(s.objectCache && i === 0 ? ['-w', `size=${OBJECT_CACHE_SIZE},dir=${cacheDir}`] : []),
+      ],
       disks: s.faultyDisk ? (i, dir) => (i === 0 ? [`${dir}-d1`, `${dir}-d2`] : []) : undefined,
-      prepare: !scratch ? undefined : s.powerCut
+      prepare: !scratch ? undefined : s.objectCache
+        ? async (i, dir) => {
+          if (i !== 0) return;
+          cacheDir = `${dir}-cache`;
+          disks.push(await PowerCutFs.mount(join(scratch, 'cache'), cacheDir));
+        }
+        : s.powerCut
         // each sheep's whole directory (store, journal, LevelDB metadata, log) on a power-cut mount
         ? async (i, dir) => { disks.push(await PowerCutFs.mount(join(scratch, String(i)), dir)); }
         : async (i, dir) => { if (i === 0) disks.push(await PowerCutFs.mount(join(scratch, 'd2'), `${dir}-d2`)); },
@@ -160,13 +219,18 @@ async function withCluster(
     assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', ...ec, 'h', String(VDI_SIZE)])).code, 0);
     const h = new History(VDI_SIZE / 4096);
     const all = [...Array(nodes).keys()];
-    const faults = await body(c, h, random, all, disks);
+    if (s.sheepfs) fs = await mountSheepfs(`${c.dir(0)}-mnt`, c.port(0), s.objectCache ? ['--objectcache'] : []);
+    const volume = fs && join(fs.mnt, 'vdi', 'h', 'volume');
+    const writer = (targets: () => number[]) => (volume ? sheepfsWriter(volume) : dogWriter(c!, 'h', targets));
+    const faults = await body(c, h, random, all, disks, writer);
     await settle(c, all);
     const v = await verifyThrough(c, 'h', h, all);
     console.log(`${name}: ${h.summary()}; ${faults.what}; ${v.length} violations${v.length ? `\n${describe(v)}` : ''}`);
-    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v };
+    if (v.length > 0) console.log(`${name}: the history of the first violated blocks (# lines are the faults):\n${historyOf(h, v)}`);
+    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v, torn: h.tornByFailure.size };
   } finally {
-    // the sheep go first, then their mounts, then the directories
+    // sheepfs goes first, then the sheep, then their mounts, then the directories
+    await fs?.cleanup();
     if (c) await Promise.all([...c.pids.keys()].map((i) => c!.kill9(i)));
     for (const d of disks) await d.cleanup();
     await c?.cleanup();
@@ -185,11 +249,12 @@ function pick(random: () => number, from: number[], n: number): number[] {
 
 /** kill -9 of copies-1 random sheep of copies+2 (2 of 6 for 4:2) mid-write; they come back; writes go on. */
 export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
-  return withCluster(name, s, async (c, h, random, all) => {
+  return withCluster(name, s, async (c, h, random, all, _disks, writer) => {
     const up = new Set(all);
-    const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
+    const w = startWriters(h, random, WRITERS, writer(() => [...up]));
     await acksReach(h, STEP_ACKS);
-    const victims = pick(random, all, tolerated(s));
+    // behind sheepfs, its own sheep is one of them (it must fail over mid-write)
+    const victims = s.sheepfs ? [0, ...pick(random, all.slice(1), tolerated(s) - 1)] : pick(random, all, tolerated(s));
     for (const v of victims) up.delete(v);
     await Promise.all(victims.map((v) => c.kill9(v)));
     await acksReach(h, h.acks + STEP_ACKS);
@@ -208,9 +273,9 @@ export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promi
  * disk (what was not made durable is forgotten that way); all restart, writes go on.
  */
 export function killAll(name: string, s: Setup, seed?: number, cut?: CutMode): Promise<ScheduleResult> {
-  return withCluster(name, cut ? { ...s, powerCut: true } : s, async (c, h, random, all, disks) => {
+  return withCluster(name, cut ? { ...s, powerCut: true } : s, async (c, h, random, all, disks, writer) => {
     const up = new Set(all);
-    const w = startWriters(c, 'h', h, random, WRITERS, () => [...up]);
+    const w = startWriters(h, random, WRITERS, writer(() => [...up]));
     await acksReach(h, STEP_ACKS);
     up.clear();
     // all at once: the signals first, then wait for each to be gone
@@ -234,8 +299,8 @@ export function powerCut(name: string, s: Setup, mode: CutMode, seed?: number): 
 
 /** One md disk of sheep 0 starts answering EIO mid-write (and stays so); writes go on. */
 export function diskEio(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
-  return withCluster(name, { ...s, faultyDisk: true }, async (c, h, random, all, disks) => {
-    const w = startWriters(c, 'h', h, random, WRITERS, () => all);
+  return withCluster(name, { ...s, faultyDisk: true }, async (c, h, random, all, disks, writer) => {
+    const w = startWriters(h, random, WRITERS, writer(() => all));
     await acksReach(h, STEP_ACKS);
     await disks[0]!.fault('/', true);
     await waitFor('sheep 0 to take the failing disk out',
@@ -252,10 +317,11 @@ export function diskEio(name: string, s: Setup, seed?: number): Promise<Schedule
  * the others, then continued (SIGCONT); writes go on.
  */
 export function slowSheep(name: string, s: Setup, seed?: number): Promise<ScheduleResult> {
-  return withCluster(name, s, async (c, h, random, all) => {
-    const [slow] = pick(random, all, 1) as [number];
+  return withCluster(name, s, async (c, h, random, all, _disks, writer) => {
+    // behind sheepfs, the stopped sheep is the one sheepfs talks to
+    const [slow] = s.sheepfs ? [0] : pick(random, all, 1) as [number];
     const others = all.filter((i) => i !== slow);
-    const w = startWriters(c, 'h', h, random, WRITERS, () => others);
+    const w = startWriters(h, random, WRITERS, writer(() => others));
     await acksReach(h, STEP_ACKS);
     const pid = c.pids.get(slow)!;
     process.kill(pid, 'SIGSTOP');
@@ -267,5 +333,106 @@ export function slowSheep(name: string, s: Setup, seed?: number): Promise<Schedu
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
     return { what: `sheep ${slow} stopped for ${SLOW_SHEEP_STOP_MS / 1000} s mid-write, then continued`, faults: 1 };
+  }, seed);
+}
+
+/** Every pair of the given sheep (15 of 6), in an order drawn from `random`. */
+export function pairsInOrder(random: () => number, sheep: readonly number[]): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < sheep.length; i++) for (let j = i + 1; j < sheep.length; j++) pairs.push([sheep[i]!, sheep[j]!]);
+  return pick(random, pairs.map((_, i) => i), pairs.length).map((i) => pairs[i]!);
+}
+
+/**
+ * 4:2 erasure coding on 6 sheep: `count` pairs (of the 15, in an order drawn
+ * from the seed) killed -9 one pair after another while writes are in
+ * flight; each pair comes back and recovery completes before the next pair
+ * goes (two more down before that would be four strips short).
+ */
+export function ecPairs(name: string, count: number, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { copies: 2, journal: false, ec: true }, async (c, h, random, all, _disks, writer) => {
+    const pairs = pairsInOrder(random, all).slice(0, count);
+    const up = new Set(all);
+    const w = startWriters(h, random, WRITERS, writer(() => [...up]));
+    await acksReach(h, STEP_ACKS);
+    for (const pair of pairs) {
+      for (const v of pair) up.delete(v);
+      await Promise.all(pair.map((v) => c.kill9(v)));
+      await acksReach(h, h.acks + STEP_ACKS);
+      for (const v of pair) {
+        await c.startSheep(v);
+        up.add(v);
+      }
+      await settle(c, all);
+    }
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    assert.is(w.unknown(), 0, 'every write ended with an answer');
+    return { what: `kill -9 of the pairs ${pairs.map((p) => p.join('+')).join(' ')} mid-write, each restarted and recovered`, faults: 2 * pairs.length };
+  }, seed);
+}
+
+/** Outage writes: failed attempts to wait for while three of six sheep are down. */
+const OUTAGE_FAILURES = 8;
+
+/**
+ * 4:2 erasure coding on 6 sheep: three killed -9 at once mid-write, one more
+ * than the code tolerates. Writes must fail cleanly (an error answer, no
+ * acknowledgement of a write begun in the outage, no hang); after the three
+ * restart and recovery completes, every block checks.
+ */
+export function ecThree(name: string, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { copies: 2, journal: false, ec: true }, async (c, h, random, all, _disks, writer) => {
+    const up = new Set(all);
+    const w = startWriters(h, random, WRITERS, writer(() => [...up]));
+    await acksReach(h, STEP_ACKS);
+    const victims = pick(random, all, 3);
+    // one more holder lost than 4:2 tolerates: a write failing mid-stripe may tear its own blocks
+    h.tornByFailedWrites = true;
+    for (const v of victims) up.delete(v);
+    for (const v of victims) process.kill(c.pids.get(v)!, 'SIGKILL');
+    await Promise.all(victims.map((v) => c.kill9(v)));
+    const outageFrom = h.log.length;
+    const errorsFrom = h.errors;
+    await waitFor(`${OUTAGE_FAILURES} writes to fail with 3 of 6 sheep down`,
+      () => h.errors >= errorsFrom + OUTAGE_FAILURES, 120_000, 50);
+    const outage = h.log.slice(outageFrom);
+    const begun = new Set(outage.filter((l) => l.startsWith('try ')).map((l) => l.slice(4)));
+    const ackedInOutage = outage.filter((l) => l.startsWith('ack ') && begun.has(l.slice(4)));
+    assert.equal(ackedInOutage, [], 'no write begun with 3 of 6 sheep down was acknowledged');
+    for (const v of victims) {
+      await c.startSheep(v);
+      up.add(v);
+    }
+    await settle(c, all);
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    assert.is(w.unknown(), 0, 'every write ended with an answer');
+    return { what: `kill -9 of sheep ${victims.join(',')} at once mid-write (${h.errors - errorsFrom} writes failed), restarted`, faults: 3 };
+  }, seed);
+}
+
+/**
+ * The object cache: sheepfs writes through sheep 0's cache (-w on a power-cut
+ * file system), each write acknowledged after fsync (FLUSH_VDI). Sheep 0 is
+ * killed -9 mid-write and its cache disk cut (`mode`); sheepfs goes on through
+ * another sheep; sheep 0 restarts on what its cache disk kept. What a flush
+ * acknowledged must survive, and nothing the cache held may land over newer data.
+ */
+export function objectCacheCut(name: string, s: Setup, mode: CutMode, seed?: number): Promise<ScheduleResult> {
+  return withCluster(name, { ...s, objectCache: true, sheepfs: true }, async (c, h, random, all, disks, writer) => {
+    const w = startWriters(h, random, WRITERS, writer(() => all));
+    await acksReach(h, STEP_ACKS);
+    h.log.push('# kill -9 of sheep 0');
+    await c.kill9(0);
+    const undone = await disks[0]!.cut(mode, Math.floor(random() * 2 ** 31));
+    h.log.push(`# cache disk cut: ${undone} changes forgotten`);
+    await acksReach(h, h.acks + STEP_ACKS);
+    h.log.push('# sheep 0 restarts');
+    await c.startSheep(0);
+    h.log.push('# sheep 0 is back');
+    await acksReach(h, h.acks + STEP_ACKS);
+    await w.stop();
+    return { what: `kill -9 of sheep 0 (object cache) mid-write and a power cut of its cache disk (${mode}: ${undone} changes forgotten), restarted`, faults: 1 };
   }, seed);
 }

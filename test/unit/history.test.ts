@@ -58,6 +58,24 @@ test('checkRange reads consecutive blocks', () => {
   assert.is(h.checkRange(0, undefined, 'sheep 1').length, 3);
 });
 
+test('tornByFailedWrites accepts a torn block only when its latest attempt failed, and counts it', () => {
+  const h = new History(3);
+  const torn = (a: Buffer, b: Buffer) => Buffer.concat([a.subarray(0, 1024), b.subarray(1024)]);
+  const v1 = h.begin(0);
+  h.ack(0, v1.version);
+  const v2 = h.begin(0);
+  h.fail(0, v2.version);
+  h.ack(1, h.begin(1).version);
+  assert.is(h.check(0, torn(v2.data, v1.data), 'x')?.kind, 'torn', 'not without the switch');
+  h.tornByFailedWrites = true;
+  assert.is(h.check(0, torn(v2.data, v1.data), 'x'), undefined, 'the failed write tore it');
+  assert.is(h.check(1, torn(stamp(1, 2), stamp(1, 1)), 'x')?.kind, 'torn', 'the latest attempt was acknowledged');
+  h.begin(2);
+  assert.is(h.check(2, torn(stamp(2, 1), Buffer.alloc(BLOCK)), 'x')?.kind, 'torn', 'an attempt still open');
+  assert.equal([...h.tornByFailure], [0]);
+  assert.match(h.summary(), /1 blocks torn by their failed write/);
+});
+
 test('the seeded random source replays', () => {
   const a = seededRandom(42);
   const b = seededRandom(42);

@@ -9,6 +9,7 @@ import { SdError } from '../../shared/errors.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
+import { CachedWrites } from '../../sheepfs/cached-writes.js';
 import type { Catalogue } from '../../sheepfs/catalogue.js';
 import { E, FsError } from '../../sheepfs/errno.js';
 import type { SheepLink } from '../../sheepfs/link.js';
@@ -23,6 +24,7 @@ function write(e: Entry, text: string): Promise<void> {
 function treeWith(answer: () => number | Error) {
   const sent: number[] = [];
   const link = {
+    cached: new CachedWrites(),
     request: async (h: SdHeader) => {
       sent.push(h.opcode);
       const a = answer();
