@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { SheepConnection } from '../../shared/client.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
-import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../dog/node/recovery.js';
+import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../shared/proto/recovery.js';
 import { TestCluster, waitFor } from '../lib/cluster.js';
 import { staleCopies } from '../lib/recovery.js';
 import { ZooKeeper } from '../lib/zookeeper.js';
