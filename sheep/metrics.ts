@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { decodeRecoveryState } from '../shared/proto/recovery.js';
 import { listenOn } from './listen.js';
 import { JournalStore } from './store/journal.js';
 import type { Logger } from './log.js';
@@ -115,8 +116,8 @@ export function sheepRegistry(s: MetricsDeps): Registry {
 
   // recovery: the STAT_RECOVERY record (running, phase, objects done and total)
   const recovery = (): { running: boolean; phase: number; done: number; total: number } => {
-    const b = s.recovery.state();
-    return { running: b[0] !== 0, phase: b.readUInt32LE(4), done: Number(b.readBigUInt64LE(8)), total: Number(b.readBigUInt64LE(16)) };
+    const st = decodeRecoveryState(s.recovery.state());
+    return { running: st.inRecovery, phase: st.state, done: Number(st.finished), total: Number(st.total) };
   };
   new Gauge({
     name: 'sheep_recovery_running', help: '1 while this sheep recovers objects after a membership change', registers,

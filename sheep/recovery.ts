@@ -3,8 +3,11 @@ import { encodeNode, nodeAddrString, nodeKey, type SdNode } from '../shared/node
 import { ecPolicyToDp, isEcObj } from '../shared/oid.js';
 import { VnodeRing } from '../shared/placement.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
+import { requestGrowing } from '../shared/grow-reply.js';
 import { SdHeader } from '../shared/proto/header.js';
+import { decodeOidList } from '../shared/proto/obj-list.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
+import { encodeRecoveryState } from '../shared/proto/recovery.js';
 import { SD_RES } from '../shared/proto/results.js';
 import type { EcIo } from './ec-io.js';
 import type { EpochRecord } from './meta.js';
@@ -109,14 +112,9 @@ export class Recovery {
 
   /** STAT_RECOVERY reply (recovery_state, 24 bytes). */
   state(): Buffer {
-    const b = Buffer.alloc(24);
     const r = this.run;
-    if (!r) return b;
-    b[0] = 1;
-    b.writeUInt32LE(r.phase, 4);
-    b.writeBigUInt64LE(BigInt(r.finished), 8);
-    b.writeBigUInt64LE(BigInt(r.total), 16);
-    return b;
+    if (!r) return encodeRecoveryState({ inRecovery: false, state: 0, finished: 0n, total: 0n });
+    return encodeRecoveryState({ inRecovery: true, state: r.phase, finished: BigInt(r.finished), total: BigInt(r.total) });
   }
 
   // --- peer op bookkeeping ----------------------------------------------------
@@ -415,18 +413,14 @@ export class Recovery {
   private async objectList(n: SdNode): Promise<bigint[]> {
     const store = this.s.store;
     if (this.s.peers.isSelf(n)) return store ? [...store.oids(), ...store.staleOids()] : [];
-    for (let len = OBJ_LIST_START_BYTES; len <= OBJ_LIST_MAX_BYTES; len *= 2) {
+    const { reply: rsp } = await requestGrowing(async (len) => {
       const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
       req.epoch = this.s.group.epoch;
       const conn = await this.s.peers.peerConn(n);
-      const rsp = await conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
-      if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
-      if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result);
-      const out: bigint[] = [];
-      for (let at = 0; at + 8 <= rsp.data.length; at += 8) out.push(rsp.data.readBigUInt64LE(at));
-      return out;
-    }
-    throw new SdError(SD_RES.BUFFER_SMALL);
+      return conn.request(req, undefined, RECOVERY_PEER_TIMEOUT_MS);
+    }, { first: OBJ_LIST_START_BYTES, max: OBJ_LIST_MAX_BYTES });
+    if (rsp!.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp!.hdr.result);
+    return decodeOidList(rsp!.data);
   }
 
   // --- one object -------------------------------------------------------------

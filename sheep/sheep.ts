@@ -2,9 +2,10 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectError } from '../shared/client.js';
 import { resultOf, SdError } from '../shared/errors.js';
-import { addrToString, decodeNodes, makeNode, nodeAddrString, nodeIoTarget, nodeKey, sameNode, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
+import { decodeNodes, makeNode, nodeAddrString, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
 import { SD_STATUS } from '../shared/proto/flags.js';
 import { oidToVid } from '../shared/oid.js';
+import { requestGrowing } from '../shared/grow-reply.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
@@ -353,16 +354,14 @@ export class Sheep {
   }
 
   private async fetchVdiStates(n: SdNode) {
-    for (let len = 512 * VDI_STATE_SIZE; len <= MAX_VDI_COPIES_BUF; len *= 2) {
+    const { reply: r } = await requestGrowing(async (len) => {
       const conn = await this.peers.peerConn(n);
-      const r = await conn.request(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, len), undefined, JOIN_SYNC_TIMEOUT_MS);
-      if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
-      if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
-      const out = [];
-      for (let at = 0; at + VDI_STATE_SIZE <= r.data.length; at += VDI_STATE_SIZE) out.push(decodeVdiState(r.data, at));
-      return out;
-    }
-    throw new SdError(SD_RES.BUFFER_SMALL);
+      return conn.request(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, len), undefined, JOIN_SYNC_TIMEOUT_MS);
+    }, { first: 512 * VDI_STATE_SIZE, max: MAX_VDI_COPIES_BUF });
+    if (r!.hdr.result !== SD_RES.SUCCESS) throw new SdError(r!.hdr.result);
+    const out = [];
+    for (let at = 0; at + VDI_STATE_SIZE <= r!.data.length; at += VDI_STATE_SIZE) out.push(decodeVdiState(r!.data, at));
+    return out;
   }
 
   /** A new epoch began: recover what this node now owns. */

@@ -1,4 +1,5 @@
 import { SD_OP } from '../shared/proto/opcodes.js';
+import { encodeStat } from '../shared/proto/stat.js';
 
 /** Told each request's op class and duration (--metrics); nothing is timed without one. */
 export type LatencyObserver = (kind: string, seconds: number) => void;
@@ -58,13 +59,12 @@ export class Stats {
   }
 
   encode(): Buffer {
-    const vals = [
-      this.gwActive, this.peerActive, this.gwTotal, this.peerTotal, this.gwBytesIn, this.gwBytesOut,
-      this.peerBytesIn, this.peerBytesOut, this.gwRemoves, this.gwReads, this.gwWrites, this.gwFlushes,
-      this.peerRemoves, this.peerReads, this.peerWrites,
-    ];
-    const b = Buffer.alloc(120);
-    vals.forEach((v, i) => b.writeBigUInt64LE(BigInt(Math.max(0, v)), 8 * i));
-    return b;
+    const n = (v: number): bigint => BigInt(Math.max(0, v));
+    return encodeStat({
+      gwayActive: n(this.gwActive), peerActive: n(this.peerActive), gwayTotal: n(this.gwTotal), peerTotal: n(this.peerTotal),
+      gwayRx: n(this.gwBytesIn), gwayTx: n(this.gwBytesOut), peerRx: n(this.peerBytesIn), peerTx: n(this.peerBytesOut),
+      gwayRemove: n(this.gwRemoves), gwayRead: n(this.gwReads), gwayWrite: n(this.gwWrites), gwayFlush: n(this.gwFlushes),
+      peerRemove: n(this.peerRemoves), peerRead: n(this.peerReads), peerWrite: n(this.peerWrites),
+    });
   }
 }

@@ -14,6 +14,7 @@ import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
+import { VDI_ATTR_OFF } from '../shared/proto/vdi-attr.js';
 import type { Gateway, ObjectIo } from './gateway.js';
 import type { Logger } from './log.js';
 import type { MembershipView } from './ports.js';
@@ -413,7 +414,7 @@ function childOf(parent: InodeImage, header: InodeHeader): InodeImage {
 }
 
 /** Offsets in sheepdog_vdi_attr (protocol.md §7.6). */
-export const ATTR_OFF = { name: 0, tag: 256, ctime: 512, snapId: 520, valueLen: 524, key: 528, value: 784 } as const;
+const ATTR_OFF = VDI_ATTR_OFF;
 /** name, tag, ctime, snap_id, value_len and key: what a probe reads of an attribute object. */
 const ATTR_HEADER_SIZE = ATTR_OFF.value;
 

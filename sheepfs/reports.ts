@@ -7,10 +7,14 @@ import { SdError } from '../shared/errors.js';
 import { isSnapshot } from '../shared/inode.js';
 import { compareNodes, decodeNodes, nodeAddrString, nodeIoTarget, SD_MAX_NODES, SD_NODE_SIZE, type SdNode } from '../shared/node.js';
 import { isDataObj, vidToDataOid } from '../shared/oid.js';
-import { decodeEpochLog, epochLogStride, type EpochLog } from '../shared/proto/cluster-info.js';
+import { epochLogStride } from '../shared/proto/cluster-info.js';
+import { requestEpochLogs } from '../shared/epoch-logs.js';
+import { requestGrowing } from '../shared/grow-reply.js';
 import { SdHeader } from '../shared/proto/header.js';
+import { decodeOidList } from '../shared/proto/obj-list.js';
 import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../shared/proto/results.js';
+import { decodeStat, SD_STAT_SIZE } from '../shared/proto/stat.js';
 import {
   redundancyText, renderClusterInfo, renderNodeInfo, renderNodeList, VDI_LIST_HEADER, vdiListRow,
 } from '../shared/report-text.js';
@@ -30,20 +34,10 @@ export async function clusterInfo(link: SheepLink): Promise<string> {
   const first = SdHeader.request(SD_OP.STAT_CLUSTER, 0, epochLogStride(0));
   first.clusterNodesNr = 0;
   const epoch = (await link.request(first)).hdr.epoch;
-  let nodesNr = Math.max(1, nodes.length);
-  for (;;) {
-    const stride = epochLogStride(nodesNr);
-    const h = SdHeader.request(SD_OP.STAT_CLUSTER, 0, Math.max(1, epoch) * stride);
-    h.clusterNodesNr = nodesNr;
-    const r = await link.request(h);
-    if (r.hdr.result === SD_RES.BUFFER_SMALL && nodesNr < SD_MAX_NODES) {
-      nodesNr *= 2;
-      continue;
-    }
-    const logs: EpochLog[] = [];
-    for (let at = 0; at + stride <= r.data.length; at += stride) logs.push(decodeEpochLog(r.data, at, nodesNr));
-    return renderClusterInfo(r.hdr.result, logs, { raw: false, verbose: false, diff: false });
-  }
+  const { reply, logs } = await requestEpochLogs((h) => link.request(h), {
+    epochs: Math.max(1, epoch), firstNodes: Math.max(1, nodes.length), maxNodes: SD_MAX_NODES,
+  });
+  return renderClusterInfo(reply!.hdr.result, logs, { raw: false, verbose: false, diff: false });
 }
 
 export async function nodeListReport(link: SheepLink): Promise<string> {
@@ -62,27 +56,18 @@ export async function nodeInfo(link: SheepLink, catalogue: Catalogue): Promise<s
   return renderNodeInfo(stores, total, false);
 }
 
+/** GET_OBJ_LIST buffers: from 1 MiB, four times larger each round, up to 256 MiB. */
+const OBJ_LIST_FIRST_BYTES = 1 << 20;
+const OBJ_LIST_MAX_BYTES = 1 << 28;
+
 /** Every object id a node stores (GET_OBJ_LIST). */
 async function objectList(link: SheepLink, n: SdNode): Promise<bigint[]> {
-  for (let len = 1 << 20; len <= 1 << 28; len *= 4) {
-    const r = await link.request(SdHeader.request(SD_OP.GET_OBJ_LIST, 0, len), undefined, { to: nodeIoTarget(n) });
-    if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
-    if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
-    const out: bigint[] = [];
-    for (let at = 0; at + 8 <= r.data.length; at += 8) out.push(r.data.readBigUInt64LE(at));
-    return out;
-  }
-  throw new SdError(SD_RES.BUFFER_SMALL);
-}
-
-const STAT_FIELDS = ['gwayActive', 'peerActive', 'gwayTotal', 'peerTotal', 'gwayRx', 'gwayTx', 'peerRx', 'peerTx',
-  'gwayRemove', 'gwayRead', 'gwayWrite', 'gwayFlush', 'peerRemove', 'peerRead', 'peerWrite'] as const;
-type Stat = Record<(typeof STAT_FIELDS)[number], bigint>;
-
-function decodeStat(b: Buffer): Stat {
-  const s = {} as Stat;
-  STAT_FIELDS.forEach((f, i) => { s[f] = b.length >= (i + 1) * 8 ? b.readBigUInt64LE(i * 8) : 0n; });
-  return s;
+  const { reply: r } = await requestGrowing(
+    (len) => link.request(SdHeader.request(SD_OP.GET_OBJ_LIST, 0, len), undefined, { to: nodeIoTarget(n) }),
+    { first: OBJ_LIST_FIRST_BYTES, max: OBJ_LIST_MAX_BYTES, factor: 4 },
+  );
+  if (r!.hdr.result !== SD_RES.SUCCESS) throw new SdError(r!.hdr.result);
+  return decodeOidList(r!.data);
 }
 
 /**
@@ -96,7 +81,7 @@ export async function nodeStat(link: SheepLink): Promise<string> {
     const addr = nodeAddrString(n);
     try {
       const [st, objs] = await Promise.all([
-        link.call(SdHeader.request(SD_OP.STAT, 0, 120), undefined, { to: nodeIoTarget(n) }).then((r) => decodeStat(r.data)),
+        link.call(SdHeader.request(SD_OP.STAT, 0, SD_STAT_SIZE), undefined, { to: nodeIoTarget(n) }).then((r) => decodeStat(r.data)),
         objectList(link, n),
       ]);
       const data = objs.filter(isDataObj).length;

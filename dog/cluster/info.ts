@@ -1,8 +1,6 @@
 /** dog cluster info [-r] [-v] [-d] (cli.md §2.5.1). */
-import { decodeEpochLog, epochLogStride, type EpochLog } from '../../shared/proto/cluster-info.js';
-import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
-import { SD_RES } from '../../shared/proto/results.js';
+import { requestEpochLogs } from '../../shared/epoch-logs.js';
+import { SD_MAX_NODES } from '../../shared/node.js';
 import { clusterInfoJson, renderClusterInfo } from '../../shared/report-text.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
@@ -13,22 +11,15 @@ import { out } from '../output.js';
 
 
 
+/** Largest member count the epoch logs are asked for with (the buffer doubles up to it). */
+const EPOCH_LOG_NODES_MAX = SD_MAX_NODES;
+
 export async function run(dog: Dog): Promise<number> {
-  let nodesNr = dog.nodes.length;
-  for (;;) {
-    const stride = epochLogStride(nodesNr);
-    const h = SdHeader.request(SD_OP.STAT_CLUSTER, 0, dog.epoch * stride);
-    h.clusterNodesNr = nodesNr;
-    const r = await dog.exec(h);
-    if (!r) return EXIT.SYSFAIL;
-    if (r.hdr.result === SD_RES.BUFFER_SMALL) {
-      nodesNr *= 2;
-      continue;
-    }
-    const logs: EpochLog[] = [];
-    for (let at = 0; at + stride <= r.data.length; at += stride) logs.push(decodeEpochLog(r.data, at, nodesNr));
-    if (dog.json) printJson(clusterInfoJson(r.hdr.result, logs));
-    else out(renderClusterInfo(r.hdr.result, logs, { raw: dog.raw, verbose: dog.verbose, diff: dog.opts.diff }));
-    return EXIT.SUCCESS;
-  }
+  const { reply: r, logs } = await requestEpochLogs((h) => dog.exec(h), {
+    epochs: dog.epoch, firstNodes: dog.nodes.length, maxNodes: EPOCH_LOG_NODES_MAX,
+  });
+  if (!r) return EXIT.SYSFAIL;
+  if (dog.json) printJson(clusterInfoJson(r.hdr.result, logs));
+  else out(renderClusterInfo(r.hdr.result, logs, { raw: dog.raw, verbose: dog.verbose, diff: dog.opts.diff }));
+  return EXIT.SUCCESS;
 }

@@ -2,6 +2,7 @@
 import { nodeAddrString } from '../../shared/node.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
+import { decodeMdInfo, MD_INFO_SIZE, type MdDisk } from '../../shared/proto/md-info.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import { formatSize } from '../../shared/size.js';
@@ -12,33 +13,6 @@ import { banner, confirm } from '../prompt.js';
 import { printJson } from '../json.js';
 import { nodeJson } from '../../shared/report-text.js';
 
-/** sd_md_info: 64 disks of {idx, free, used, path[4096]} then nr (protocol.md §16.4). */
-export const MD_INFO_SIZE = 263688;
-const DISK_SIZE = 4120;
-const NR_AT = 263680;
-
-export interface MdDisk {
-  idx: number;
-  free: bigint;
-  used: bigint;
-  path: string;
-}
-
-export function decodeMdInfo(b: Buffer): MdDisk[] {
-  if (b.length < NR_AT + 4) return [];
-  const nr = Math.min(Math.max(b.readInt32LE(NR_AT), 0), 64);
-  const disks: MdDisk[] = [];
-  for (let i = 0; i < nr; i++) {
-    const at = i * DISK_SIZE;
-    const raw = b.subarray(at + 24, at + DISK_SIZE);
-    const nul = raw.indexOf(0);
-    disks.push({
-      idx: b.readInt32LE(at), free: b.readBigUInt64LE(at + 8), used: b.readBigUInt64LE(at + 16),
-      path: raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8'),
-    });
-  }
-  return disks;
-}
 
 const diskUsePercent = (d: MdDisk): number => {
   const size = d.free + d.used;

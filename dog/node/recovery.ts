@@ -4,6 +4,9 @@ import { nodeAddrString } from '../../shared/node.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
+import {
+  decodeRecoveryState, decodeRecoveryThrottle, encodeRecoveryThrottle, RECOVERY_STATE_SIZE, RECOVERY_THROTTLE_SIZE, type RecoveryState,
+} from '../../shared/proto/recovery.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import type { Dog } from '../context.js';
 import { EXIT, ExitNow } from '../exit.js';
@@ -12,22 +15,8 @@ import { showProgress } from '../progress.js';
 import { nodeJson, padEndBytes } from '../../shared/report-text.js';
 import { noJson, printJson } from '../json.js';
 
-export const RECOVERY_STATE_SIZE = 24;
-const THROTTLE_SIZE = 24;
 /** The original returns -1 from these, which the shell sees as 255. */
 const EXIT_MINUS_ONE = 255;
-
-export interface RecoveryState {
-  inRecovery: boolean;
-  state: number;
-  finished: bigint;
-  total: bigint;
-}
-
-export function decodeRecoveryState(b: Buffer): RecoveryState {
-  if (b.length < RECOVERY_STATE_SIZE) return { inRecovery: false, state: 0, finished: 0n, total: 0n };
-  return { inRecovery: b[0] !== 0, state: b.readUInt32LE(4), finished: b.readBigUInt64LE(8), total: b.readBigUInt64LE(16) };
-}
 
 export const RECOVERY_HEADER = 'Nodes In Recovery:\n  Id   Host:Port         V-Nodes       Zone       Progress\n';
 
@@ -143,11 +132,8 @@ export const setThrottle = {
     if (interval === undefined || interval < 0n) invalid(`Invalid interval (${intervalArg})`);
     const max = Number(maxVal);
     if ((max === 0) !== (interval === 0n)) invalid(`Invalid interval max (${max}), interval (${interval})`);
-    const b = Buffer.alloc(THROTTLE_SIZE);
-    b.writeUInt32LE(max, 0);
-    b.writeBigUInt64LE(interval, 8);
-    b[16] = max > 0 && interval > 0n ? 1 : 0;
-    const r = await dog.exec(SdHeader.request(SD_OP.SET_RECOVERY, SD_FLAG.CMD_WRITE, THROTTLE_SIZE), b);
+    const b = encodeRecoveryThrottle(max, interval);
+    const r = await dog.exec(SdHeader.request(SD_OP.SET_RECOVERY, SD_FLAG.CMD_WRITE, RECOVERY_THROTTLE_SIZE), b);
     if (!r || r.hdr.result !== SD_RES.SUCCESS) {
       err('Failed to execute request');
       return EXIT_MINUS_ONE;
@@ -158,12 +144,14 @@ export const setThrottle = {
 
 export const getThrottle = {
   async run(dog: Dog): Promise<number> {
-    const r = await dog.exec(SdHeader.request(SD_OP.GET_RECOVERY, 0, THROTTLE_SIZE));
-    if (!r || r.hdr.result !== SD_RES.SUCCESS || r.data.length < 16) {
+    const r = await dog.exec(SdHeader.request(SD_OP.GET_RECOVERY, 0, RECOVERY_THROTTLE_SIZE));
+    // max and interval are what is read: a reply of 16 bytes will do
+    const t = r && r.hdr.result === SD_RES.SUCCESS ? decodeRecoveryThrottle(r.data, 16) : undefined;
+    if (!t) {
       err('Failed to execute request');
       return EXIT_MINUS_ONE;
     }
-    err(`max (${r.data.readUInt32LE(0)}), interval (${r.data.readBigUInt64LE(8)})`);
+    err(`max (${t.max}), interval (${t.interval})`);
     return EXIT.SUCCESS;
   },
 };

@@ -2,30 +2,12 @@
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
+import { decodeStat, SD_STAT_SIZE, type SdStat } from '../../shared/proto/stat.js';
 import { formatSize } from '../../shared/size.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
 import { err, flushStdout, out } from '../output.js';
 
-export const SD_STAT_SIZE = 120;
-
-/** sd_stat: fifteen u64 counters (protocol.md §16.7). */
-export interface SdStat {
-  gwayActive: bigint; peerActive: bigint; gwayTotal: bigint; peerTotal: bigint;
-  gwayRx: bigint; gwayTx: bigint; peerRx: bigint; peerTx: bigint;
-  gwayRemove: bigint; gwayRead: bigint; gwayWrite: bigint; gwayFlush: bigint;
-  peerRemove: bigint; peerRead: bigint; peerWrite: bigint;
-}
-
-export function decodeStat(b: Buffer): SdStat {
-  const u = (i: number): bigint => (b.length >= (i + 1) * 8 ? b.readBigUInt64LE(i * 8) : 0n);
-  return {
-    gwayActive: u(0), peerActive: u(1), gwayTotal: u(2), peerTotal: u(3),
-    gwayRx: u(4), gwayTx: u(5), peerRx: u(6), peerTx: u(7),
-    gwayRemove: u(8), gwayRead: u(9), gwayWrite: u(10), gwayFlush: u(11),
-    peerRemove: u(12), peerRead: u(13), peerWrite: u(14),
-  };
-}
 
 /** The one-shot table. The read and write counts sit under the swapped headings, as in 1.0. */
 export function renderStat(s: SdStat, raw: boolean): string {

@@ -4,31 +4,15 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
-import { SD_ATTR_OBJ_SIZE, SD_MAX_VDI_LEN, SD_MAX_VDI_TAG_LEN, vidToAttrOid } from '../../shared/oid.js';
+import { SD_ATTR_OBJ_SIZE, vidToAttrOid } from '../../shared/oid.js';
+import { encodeVdiAttr, SD_MAX_VDI_ATTR_KEY_LEN, SD_MAX_VDI_ATTR_VALUE_LEN, VDI_ATTR_OFF } from '../../shared/proto/vdi-attr.js';
 import type { Dog } from '../context.js';
 import { strerror } from '../errno.js';
 import { EXIT } from '../exit.js';
 import { readObject } from '../object-io.js';
 import { err, writeBinary } from '../output.js';
-import { cField } from './open.js';
 
-export const SD_MAX_VDI_ATTR_KEY_LEN = 256;
-export const SD_MAX_VDI_ATTR_VALUE_LEN = 65536;
-const OFF = { name: 0, tag: 256, snapId: 520, valueLen: 524, key: 528, value: 784 } as const;
-
-/** sheepdog_vdi_attr as the request payload. */
-export function attrPayload(name: string, tag: string, snapId: number, key: string, value?: Buffer): Buffer {
-  const b = Buffer.alloc(SD_ATTR_OBJ_SIZE);
-  cField(name, SD_MAX_VDI_LEN, b, OFF.name);
-  cField(tag, SD_MAX_VDI_TAG_LEN, b, OFF.tag);
-  b.writeUInt32LE(snapId >>> 0, OFF.snapId);
-  cField(key, SD_MAX_VDI_ATTR_KEY_LEN, b, OFF.key);
-  if (value && value.length) {
-    b.writeUInt32LE(value.length, OFF.valueLen);
-    value.copy(b, OFF.value);
-  }
-  return b;
-}
+const OFF = VDI_ATTR_OFF;
 
 async function findAttr(
   dog: Dog, name: string, key: string, value: Buffer | undefined, flags: number,
@@ -36,7 +20,7 @@ async function findAttr(
   const o = dog.opts;
   const h = SdHeader.request(SD_OP.GET_VDI_ATTR, SD_FLAG.CMD_WRITE | flags, SD_ATTR_OBJ_SIZE);
   h.vdiSnapid = o.snapshotId >>> 0;
-  const r = await dog.exec(h, attrPayload(name, o.snapshotTag, o.snapshotId, key, value));
+  const r = await dog.exec(h, encodeVdiAttr(name, o.snapshotTag, o.snapshotId, key, value));
   if (!r) return { result: SD_RES.EIO, oid: 0n };
   if (r.hdr.result !== SD_RES.SUCCESS) return { result: r.hdr.result, oid: 0n };
   return { result: SD_RES.SUCCESS, oid: vidToAttrOid(r.hdr.rspVdiId, r.hdr.rspAttrId) };

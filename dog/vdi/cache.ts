@@ -4,6 +4,7 @@
  * listings, so that 1.0 transcripts stay as they were.
  */
 import { vidToVdiOid } from '../../shared/oid.js';
+import { CACHE_INFO_HEADER, CACHE_INFO_ROW, decodeCacheInfo } from '../../shared/proto/cache-info.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
@@ -16,7 +17,7 @@ import { findVdi, openFailureText } from './open.js';
 import { walkVdis } from './walk.js';
 
 /** Largest GET_CACHE_INFO reply asked for: 24-byte rows for 2^16 cached VDIs. */
-const CACHE_INFO_BYTES = 24 + 24 * 65536;
+const CACHE_INFO_BYTES = CACHE_INFO_HEADER + CACHE_INFO_ROW * 65536;
 
 async function vdiOp(dog: Dog, args: string[], opcode: number, what: string): Promise<number> {
   const name = args[0]!;
@@ -52,16 +53,9 @@ export const info = {
       err(`failed to get cache information: ${resultText(r.hdr.result)}`);
       return EXIT.FAILURE;
     }
-    const b = r.data;
-    const size = b.readBigUInt64LE(0);
-    const used = b.readBigUInt64LE(8);
-    const count = b.readUInt32LE(16);
-    const directio = b[20] === 1;
+    const { size, used, directIo: directio, rows: list } = decodeCacheInfo(r.data);
     const rows = new Map<number, { objects: number; bytes: bigint; dirty: bigint }>();
-    for (let i = 0; i < count; i++) {
-      const at = 24 + 24 * i;
-      rows.set(b.readUInt32LE(at), { objects: b.readUInt32LE(at + 4), bytes: b.readBigUInt64LE(at + 8), dirty: b.readBigUInt64LE(at + 16) });
-    }
+    for (const row of list) rows.set(row.vid, { objects: row.objects, bytes: row.bytes, dirty: row.dirty });
     const names = new Map<number, { name: string; tag: string }>();
     if (rows.size > 0) {
       await walkVdis(dog, false, ({ vid, header }) => { if (rows.has(vid)) names.set(vid, { name: header.name, tag: header.tag }); });

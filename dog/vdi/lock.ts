@@ -1,6 +1,7 @@
 /** dog vdi lock list: VDIs locked by a client, with their owners (cli.md §2.7.20, the 1.0.1 table). */
 import { isSnapshot } from '../../shared/inode.js';
 import { nodeIdString } from '../../shared/node.js';
+import { requestGrowing } from '../../shared/grow-reply.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
@@ -15,23 +16,25 @@ import { walkVdis } from './walk.js';
 
 export const LOCK_LIST_HEADER = '  Name         Id  VDI id  Tag            Owner node(s)\n';
 
+/** Most VDI states asked for: one per possible vid. */
+const VDI_STATES_MAX = 1 << 24;
+
 async function vdiStates(dog: Dog): Promise<Map<number, VdiState> | undefined> {
-  for (let count = 512; count <= 1 << 24; count *= 2) {
-    const r = await dog.exec(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, count * VDI_STATE_SIZE));
-    if (!r) return undefined;
-    if (r.hdr.result === SD_RES.BUFFER_SMALL) continue;
-    if (r.hdr.result !== SD_RES.SUCCESS) {
-      err(`failed to execute SD_OP_GET_VDI_COPIES: ${resultText(r.hdr.result)}`);
-      return undefined;
-    }
-    const m = new Map<number, VdiState>();
-    for (let at = 0; at + VDI_STATE_SIZE <= r.data.length; at += VDI_STATE_SIZE) {
-      const s = decodeVdiState(r.data, at);
-      m.set(s.vid, s);
-    }
-    return m;
+  const { reply: r } = await requestGrowing(
+    (count) => dog.exec(SdHeader.request(SD_OP.GET_VDI_COPIES, 0, count * VDI_STATE_SIZE)),
+    { first: 512, max: VDI_STATES_MAX },
+  );
+  if (!r) return undefined;
+  if (r.hdr.result !== SD_RES.SUCCESS) {
+    err(`failed to execute SD_OP_GET_VDI_COPIES: ${resultText(r.hdr.result)}`);
+    return undefined;
   }
-  return undefined;
+  const m = new Map<number, VdiState>();
+  for (let at = 0; at + VDI_STATE_SIZE <= r.data.length; at += VDI_STATE_SIZE) {
+    const s = decodeVdiState(r.data, at);
+    m.set(s.vid, s);
+  }
+  return m;
 }
 
 const sharedName = (st: number): string =>

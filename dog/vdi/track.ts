@@ -3,9 +3,8 @@ import { countDataObjs, decodeInodeHeader } from '../../shared/inode.js';
 import { nodeAddrString } from '../../shared/node.js';
 import { vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
 import { VnodeRing } from '../../shared/placement.js';
-import { decodeEpochLog, epochLogStride, type EpochLog } from '../../shared/proto/cluster-info.js';
-import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
+import type { EpochLog } from '../../shared/proto/cluster-info.js';
+import { requestEpochLogs } from '../../shared/epoch-logs.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
@@ -61,30 +60,23 @@ export function trackJson(t: Tracked, nodes: number, copies: number, logs: reado
   };
 }
 
+/** Largest member count an epoch log is asked for with (the buffer doubles up to it). */
+const EPOCH_LOG_NODES_MAX = 1 << 16;
+
 async function track(dog: Dog, t: Tracked, copies: number): Promise<number> {
   const oid = t.oid;
-  let nodesNr = dog.nodes.length;
-  for (;;) {
-    const stride = epochLogStride(nodesNr);
-    const h = SdHeader.request(SD_OP.STAT_CLUSTER, 0, dog.epoch * stride);
-    h.clusterNodesNr = nodesNr;
-    const r = await dog.exec(h);
-    if (!r) return EXIT.SYSFAIL;
-    if (r.hdr.result === SD_RES.BUFFER_SMALL && nodesNr < 1 << 16) {
-      nodesNr *= 2;
-      continue;
-    }
-    if (r.hdr.result !== SD_RES.SUCCESS) {
-      if (dog.json) err(resultText(r.hdr.result));
-      else out(`${resultText(r.hdr.result)}\n`);
-      return EXIT.SYSFAIL;
-    }
-    const logs: EpochLog[] = [];
-    for (let a = 0; a + stride <= r.data.length; a += stride) logs.push(decodeEpochLog(r.data, a, nodesNr));
-    if (dog.json) printJson(trackJson(t, dog.nodes.length, copies, logs));
-    else out(renderTrack(oid, copies, logs));
-    return EXIT.SUCCESS;
+  const { reply: r, logs } = await requestEpochLogs((h) => dog.exec(h), {
+    epochs: dog.epoch, firstNodes: dog.nodes.length, maxNodes: EPOCH_LOG_NODES_MAX,
+  });
+  if (!r) return EXIT.SYSFAIL;
+  if (r.hdr.result !== SD_RES.SUCCESS) {
+    if (dog.json) err(resultText(r.hdr.result));
+    else out(`${resultText(r.hdr.result)}\n`);
+    return EXIT.SYSFAIL;
   }
+  if (dog.json) printJson(trackJson(t, dog.nodes.length, copies, logs));
+  else out(renderTrack(oid, copies, logs));
+  return EXIT.SUCCESS;
 }
 
 /** A text line of the report; with --format json, only a failure is said (on stderr). */

@@ -8,8 +8,9 @@ import type { LogBackend } from './log-backend.js';
 /** How often members look for dead members, and readers poll for news. */
 export const LIVENESS_INTERVAL_MS = 250;
 const POLL_INTERVAL_MS = 200;
-/** Events kept behind the slowest reader before the master trims. */
+/** Events the master keeps behind its own position; it never trims past the slowest member. */
 const TRIM_KEEP = 1000;
+/** Events between two trims by the master, and between two read-position reports of a member. */
 const TRIM_EVERY = 200;
 
 /** The timers the engine polls and checks liveness with (a test gives a virtual clock). */
@@ -136,6 +137,8 @@ export class LogClusterDriver implements ClusterDriver {
   private loopDone: Promise<void> = Promise.resolve();
   private livenessTimer: unknown;
   private processed = 0;
+  /** the read position last recorded in our registration */
+  private reportedPos = 0;
 
   constructor(
     readonly name: string,
@@ -197,10 +200,34 @@ export class LogClusterDriver implements ClusterDriver {
       }
       await this.apply(decodeEvent(raw), this.pos);
       this.pos++;
+      if (this.isMember && this.pos - this.reportedPos >= TRIM_EVERY) {
+        this.reportedPos = this.pos;
+        // advisory: a position not recorded only holds the master's trim back
+        await this.backend.setReadSeq(this.id, this.pos)
+          .catch((e) => this.log.warn('cluster', `recording our log position: ${(e as Error).message}`));
+      }
       if (++this.processed % TRIM_EVERY === 0 && this.isMaster() && this.pos > TRIM_KEEP) {
-        await this.backend.trim(this.pos - TRIM_KEEP);
+        await this.trimBehindMembers();
       }
     }
+  }
+
+  /**
+   * Forget events every member has read: below the master's position less
+   * TRIM_KEEP, and below the lowest position a member recorded. A member
+   * whose position is not known (its registration is being replaced, or it
+   * died and its leave is not applied yet) holds the trim back.
+   */
+  private async trimBehindMembers(): Promise<void> {
+    const read = await this.backend.readSeqs();
+    let below = this.pos - TRIM_KEEP;
+    for (const m of this.members) {
+      if (m.id === this.id) continue;
+      const at = read.get(m.id);
+      if (at === undefined) return;
+      below = Math.min(below, at);
+    }
+    if (below > 0) await this.backend.trim(below);
   }
 
   private isMaster(): boolean {

@@ -14,6 +14,8 @@ interface Registration {
   pid: number;
   start: string;
   joinSeq: number | null;
+  /** every event below this has been read (absent: none reported yet) */
+  readSeq?: number;
 }
 
 /**
@@ -65,6 +67,25 @@ export class LocalBackend implements LogBackend {
   async setJoinSeq(id: string, seq: number): Promise<void> {
     const r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
     await this.writeRegistration(id, { ...r, joinSeq: seq });
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<void> {
+    const r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
+    await this.writeRegistration(id, { ...r, readSeq: seq });
+  }
+
+  async readSeqs(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const id of await fsp.readdir(this.memberDir)) {
+      try {
+        const r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
+        const at = r.readSeq ?? r.joinSeq;
+        if (at !== null && at !== undefined) out.set(id, at);
+      } catch {
+        continue; // removed meanwhile
+      }
+    }
+    return out;
   }
 
   async alive(): Promise<Map<string, number | undefined>> {

@@ -7,6 +7,8 @@
  *   (except below a trim point) and every reader sees the same bytes at a number.
  * - resolve() is first-writer-wins: every caller gets the winning content.
  * - a registration disappears (isAlive false) when its process dies.
+ * - trim() removes only what every member has read (the engine's duty: it
+ *   trims below the lowest position readSeqs() reports).
  */
 export interface LogBackend {
   register(id: string): Promise<void>;
@@ -14,6 +16,14 @@ export interface LogBackend {
   setJoinSeq(id: string, seq: number): Promise<void>;
   /** Live registrations with their join sequence number (undefined while unknown). */
   alive(): Promise<Map<string, number | undefined>>;
+  /** Record in our registration that we have read every event below seq. */
+  setReadSeq(id: string, seq: number): Promise<void>;
+  /**
+   * How far each registration has read: the position it recorded, else its
+   * join event (it never reads below that). Registrations whose join number
+   * is not known yet are absent. The master trims no further than these.
+   */
+  readSeqs(): Promise<Map<string, number>>;
   unregister(id: string): Promise<void>;
   append(data: Buffer): Promise<number>;
   read(seq: number): Promise<Buffer | undefined>;

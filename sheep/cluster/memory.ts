@@ -25,6 +25,7 @@ export class MemoryLog {
   private readonly events = new Map<number, Buffer>();
   private readonly resolutions = new Map<number, Buffer>();
   private readonly registry = new Map<string, number | undefined>();
+  private readonly positions = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
   private lastSeq = 0;
 
@@ -37,6 +38,7 @@ export class MemoryLog {
   /** The process behind a registration died (or its session expired): it is no longer alive. */
   expire(id: string): void {
     this.registry.delete(id);
+    this.positions.delete(id);
     this.changed();
   }
 
@@ -78,6 +80,20 @@ export class MemoryLog {
 
   unregister(id: string): void {
     this.registry.delete(id);
+    this.positions.delete(id);
+  }
+
+  setReadSeq(id: string, seq: number): void {
+    if (this.registry.has(id)) this.positions.set(id, seq);
+  }
+
+  readSeqs(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, joinSeq] of this.registry) {
+      const at = this.positions.get(id) ?? joinSeq;
+      if (at !== undefined) out.set(id, at);
+    }
+    return out;
   }
 
   append(data: Buffer): number {
@@ -140,6 +156,16 @@ export class MemoryBackend implements LogBackend {
   async unregister(id: string): Promise<void> {
     await this.mem.step();
     this.mem.unregister(id);
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<void> {
+    await this.mem.step();
+    this.mem.setReadSeq(id, seq);
+  }
+
+  async readSeqs(): Promise<Map<string, number>> {
+    await this.mem.step();
+    return this.mem.readSeqs();
   }
 
   async append(data: Buffer): Promise<number> {

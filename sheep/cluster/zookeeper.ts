@@ -93,6 +93,8 @@ interface Identity {
 
 interface Registration extends Identity {
   joinSeq: number | null;
+  /** every event below this has been read (absent: none reported yet) */
+  readSeq?: number;
   /** the sheep's address (ip:port), so a restarted sheep finds its predecessor */
   addr: string | null;
 }
@@ -112,6 +114,8 @@ export class ZookeeperBackend implements LogBackend {
   private readonly res: string;
   private readonly members: string;
   private nextSeq = 0;
+  /** our registration's join number, written again with each read position */
+  private joinSeq: number | null = null;
   private me: Identity | undefined;
   /** registrations whose join number is known never change: read them once */
   private readonly known = new Map<string, Registration>();
@@ -139,8 +143,8 @@ export class ZookeeperBackend implements LogBackend {
     this.addr = addr;
   }
 
-  private registration(joinSeq: number | null): Buffer {
-    return Buffer.from(JSON.stringify({ ...this.me!, joinSeq, addr: this.addr } satisfies Registration));
+  private registration(joinSeq: number | null, readSeq?: number): Buffer {
+    return Buffer.from(JSON.stringify({ ...this.me!, joinSeq, readSeq, addr: this.addr } satisfies Registration));
   }
 
   /**
@@ -189,7 +193,28 @@ export class ZookeeperBackend implements LogBackend {
   }
 
   async setJoinSeq(id: string, seq: number): Promise<void> {
+    this.joinSeq = seq;
     await this.zk.setData(this.regPath(id), this.registration(seq));
+  }
+
+  async setReadSeq(id: string, seq: number): Promise<void> {
+    await this.zk.setData(this.regPath(id), this.registration(this.joinSeq, seq));
+  }
+
+  async readSeqs(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const id of await this.zk.getChildren(this.members)) {
+      const raw = await this.zk.getData(this.regPath(id));
+      if (!raw) continue; // gone meanwhile
+      try {
+        const r = JSON.parse(raw.toString()) as Registration;
+        const at = r.readSeq ?? r.joinSeq;
+        if (at !== null && at !== undefined) out.set(id, at);
+      } catch {
+        continue;
+      }
+    }
+    return out;
   }
 
   async alive(): Promise<Map<string, number | undefined>> {

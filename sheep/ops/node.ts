@@ -1,21 +1,17 @@
 import { createHash } from 'node:crypto';
 import { SdError } from '../../shared/errors.js';
-import { writeCString } from '../../shared/inode.js';
 import { encodeNodes, SD_NODE_SIZE } from '../../shared/node.js';
 import { ecPolicyToDp, isEcObj, oidToVid } from '../../shared/oid.js';
-import { encodeCacheInfo } from '../store/object-cache.js';
+import { cacheInfoReply } from '../store/object-cache.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
+import { encodeMdInfo, MD_INFO_SIZE } from '../../shared/proto/md-info.js';
+import { encodeOidList } from '../../shared/proto/obj-list.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
+import { decodeRecoveryThrottle, encodeRecoveryThrottle } from '../../shared/proto/recovery.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { OpContext, OpTable } from './types.js';
 import { ecStripFileSize } from '../ec-io.js';
 import type { ObjectRef } from '../store/store.js';
-
-/** recovery_throttling: u32 max_exec_count, u64 queue_work_interval (ms), bool throttling */
-const RECOVERY_THROTTLE_SIZE = 24;
-
-export const MD_INFO_SIZE = 263688;
-const MD_INFO_ENTRY = 4120;
 
 /** The local file EXIST and GET_HASH mean: the object, or this node's strip of it. */
 /** The local file of an object: the replica, or this node's strip; undefined when it holds no strip. */
@@ -167,30 +163,24 @@ export const nodeOps: OpTable = {
       const withStale = (req.flags & SD_FLAG.CMD_RECOVERY) !== 0;
       const oids = !s.store ? [] : withStale ? [...new Set([...s.store.oids(), ...s.store.staleOids()])] : s.store.oids();
       if (8 * oids.length > req.dataLength) throw new SdError(SD_RES.BUFFER_SMALL);
-      const out = Buffer.alloc(8 * oids.length);
-      oids.forEach((o, i) => out.writeBigUInt64LE(o, 8 * i));
-      return out;
+      return encodeOidList(oids);
     },
   },
   [SD_OP.GET_RECOVERY]: {
     kind: 'local',
     force: true,
     async handle(s) {
-      const b = Buffer.alloc(RECOVERY_THROTTLE_SIZE);
       const t = s.recovery.throttle;
-      b.writeUInt32LE(t.max >>> 0, 0);
-      b.writeBigUInt64LE(t.interval ?? BigInt(t.intervalMs), 8);
-      b[16] = t.max > 0 && t.intervalMs > 0 ? 1 : 0;
-      return b;
+      return encodeRecoveryThrottle(t.max, t.interval ?? BigInt(t.intervalMs));
     },
   },
   [SD_OP.SET_RECOVERY]: {
     kind: 'local',
     force: true,
     async handle(s, _req, data) {
-      if (!data || data.length < RECOVERY_THROTTLE_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
-      const max = data.readUInt32LE(0);
-      const interval = data.readBigUInt64LE(8);
+      const set = data && decodeRecoveryThrottle(data);
+      if (!set) throw new SdError(SD_RES.INVALID_PARMS);
+      const { max, interval } = set;
       // a timer waits at most 2^31-1 ms; the interval itself is reported back as set
       const intervalMs = Number(interval > TIMER_MAX_MS ? TIMER_MAX_MS : interval);
       s.recovery.throttle = max > 0 && interval > 0n ? { max, intervalMs, interval } : { max: 0, intervalMs: 0 };
@@ -206,7 +196,7 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s, req) {
       if (!s.cache) throw new SdError(SD_RES.NO_CACHE);
-      return encodeCacheInfo(s.cache, req.dataLength);
+      return cacheInfoReply(s.cache, req.dataLength);
     },
   },
   [SD_OP.DELETE_CACHE]: {
@@ -232,17 +222,7 @@ export const nodeOps: OpTable = {
     kind: 'local',
     async handle(s, req) {
       if (req.dataLength !== MD_INFO_SIZE) throw new SdError(SD_RES.INVALID_PARMS);
-      const out = Buffer.alloc(MD_INFO_SIZE);
-      const disks = await s.diskInfo();
-      disks.forEach((d, i) => {
-        const at = i * MD_INFO_ENTRY;
-        out.writeInt32LE(i, at);
-        out.writeBigUInt64LE(d.free, at + 8);
-        out.writeBigUInt64LE(d.used, at + 16);
-        writeCString(out, at + 24, 4096, d.path);
-      });
-      out.writeInt32LE(disks.length, 263680);
-      return out;
+      return encodeMdInfo(await s.diskInfo());
     },
   },
 };

@@ -2,7 +2,9 @@ import { SdError } from '../../shared/errors.js';
 import { nodeAddrString, nodeKey, type SdNode } from '../../shared/node.js';
 import { ecPolicyToDp, isEcObj } from '../../shared/oid.js';
 import { SD_CLUSTER_FLAG, SD_FLAG } from '../../shared/proto/flags.js';
+import { requestGrowing } from '../../shared/grow-reply.js';
 import { SdHeader } from '../../shared/proto/header.js';
+import { decodeOidList } from '../../shared/proto/obj-list.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { ecStripFileSize } from '../ec-io.js';
@@ -27,18 +29,15 @@ const LIST_TIMEOUT_MS = 30_000;
 
 async function objectList(s: DiskfullInputs, n: SdNode): Promise<bigint[]> {
   if (s.peers.isSelf(n)) return s.store ? [...s.store.oids(), ...s.store.staleOids()] : [];
-  for (let len = LIST_START_BYTES; len <= LIST_MAX_BYTES; len *= 2) {
+  const { reply: rsp } = await requestGrowing(async (len) => {
     const req = SdHeader.request(SD_OP.GET_OBJ_LIST, SD_FLAG.CMD_RECOVERY, len);
     req.epoch = s.group.epoch;
     const conn = await s.peers.peerConn(n);
-    const rsp = await conn.request(req, undefined, LIST_TIMEOUT_MS);
-    if (rsp.hdr.result === SD_RES.BUFFER_SMALL) continue;
-    if (rsp.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp.hdr.result, 'GET_OBJ_LIST');
-    const out: bigint[] = [];
-    for (let at = 0; at + 8 <= rsp.data.length; at += 8) out.push(rsp.data.readBigUInt64LE(at));
-    return out;
-  }
-  throw new SdError(SD_RES.BUFFER_SMALL, 'object list too large');
+    return conn.request(req, undefined, LIST_TIMEOUT_MS);
+  }, { first: LIST_START_BYTES, max: LIST_MAX_BYTES });
+  if (rsp!.hdr.result === SD_RES.BUFFER_SMALL) throw new SdError(SD_RES.BUFFER_SMALL, 'object list too large');
+  if (rsp!.hdr.result !== SD_RES.SUCCESS) throw new SdError(rsp!.hdr.result, 'GET_OBJ_LIST');
+  return decodeOidList(rsp!.data);
 }
 
 /**

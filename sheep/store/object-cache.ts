@@ -3,6 +3,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { resultOf, SdError } from '../../shared/errors.js';
 import { isDataObj, oidToVid } from '../../shared/oid.js';
+import { cacheInfoRowsFitting, encodeCacheInfo } from '../../shared/proto/cache-info.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import type { ObjectIo } from '../gateway.js';
 import type { Logger } from '../log.js';
@@ -402,25 +403,12 @@ async function writeManifest(path: string, kept: KeptEntry[]): Promise<void> {
   }
 }
 
-/** GET_CACHE_INFO payload: u64 size, u64 used, u32 count, u8 directio, pad to 24; count x {u32 vid, u32 objects, u64 bytes, u64 dirty}. */
-export const CACHE_INFO_HEADER = 24;
-export const CACHE_INFO_ROW = 24;
-
-export function encodeCacheInfo(c: ObjectCache, room: number): Buffer {
+/** GET_CACHE_INFO reply of a buffer of `room` bytes (shared/proto/cache-info.ts); BUFFER_SMALL when the rows do not fit. */
+export function cacheInfoReply(c: ObjectCache, room: number): Buffer {
   const rows = c.info();
-  const fit = Math.max(0, Math.floor((room - CACHE_INFO_HEADER) / CACHE_INFO_ROW));
-  if (rows.length > fit) throw new SdError(SD_RES.BUFFER_SMALL);
-  const b = Buffer.alloc(CACHE_INFO_HEADER + rows.length * CACHE_INFO_ROW);
-  b.writeBigUInt64LE(BigInt(c.capacity), 0);
-  b.writeBigUInt64LE(BigInt(c.usedBytes), 8);
-  b.writeUInt32LE(rows.length, 16);
-  b[20] = c.directIo ? 1 : 0;
-  rows.forEach((r, i) => {
-    const at = CACHE_INFO_HEADER + i * CACHE_INFO_ROW;
-    b.writeUInt32LE(r.vid, at);
-    b.writeUInt32LE(r.objects, at + 4);
-    b.writeBigUInt64LE(BigInt(r.bytes), at + 8);
-    b.writeBigUInt64LE(BigInt(r.dirtyBytes), at + 16);
+  if (rows.length > cacheInfoRowsFitting(room)) throw new SdError(SD_RES.BUFFER_SMALL);
+  return encodeCacheInfo({
+    size: BigInt(c.capacity), used: BigInt(c.usedBytes), directIo: c.directIo,
+    rows: rows.map((r) => ({ vid: r.vid, objects: r.objects, bytes: BigInt(r.bytes), dirty: BigInt(r.dirtyBytes) })),
   });
-  return b;
 }

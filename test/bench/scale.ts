@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { SheepConnection } from '../../shared/client.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
-import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../dog/node/recovery.js';
+import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../shared/proto/recovery.js';
 import { TestCluster, waitFor } from '../lib/cluster.js';
 import { staleCopies } from '../lib/recovery.js';
 import { ZooKeeper } from '../lib/zookeeper.js';
@@ -58,6 +58,8 @@ const DOG_RUNS = 5;
 const SOAK_ROUNDS = 5;
 const SOAK_VDI_MIB = 64;
 const SOAK_CHUNK = MiB;
+/** How long the soak may run while a write keeps failing before the bench gives up. */
+const SOAK_WRITE_DEADLINE_MS = 1_800_000;
 /** USER_HZ of /proc/PID/stat times (100 on Linux). */
 const CLOCK_TICKS = 100;
 
@@ -337,21 +339,34 @@ async function bench(n: number, soak: boolean): Promise<void> {
 async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void> {
   const n = all.length;
   console.log(`soak: ${SOAK_ROUNDS} kill -9 / restart rounds while a ${SOAK_VDI_MIB} MiB VDI is written`);
+  const t0 = performance.now();
   const r = await c.dog(['vdi', 'create', 'soak', `${SOAK_VDI_MIB}M`]);
   if (r.code !== 0) throw new Error(`create soak: ${r.stderr}`);
   const image = Buffer.alloc(SOAK_VDI_MIB * MiB);
   let writing = true, writes = 0, failed = 0;
+  const failures: string[] = [];
   const writer = (async () => {
-    for (let k = 0; writing; k++) {
+    // a failed write may still have landed (on some copies, or all): its chunk
+    // is written again, with new data, until a write of it is acknowledged;
+    // only then does the writer move on, so every chunk ends acknowledged
+    for (let k = 0; ;) {
       const off = (k % (SOAK_VDI_MIB * MiB / SOAK_CHUNK)) * SOAK_CHUNK;
       const chunk = randomBytes(SOAK_CHUNK);
+      const t = performance.now();
       const w = await c.dog(['vdi', 'write', 'soak', String(off), String(SOAK_CHUNK)], { input: chunk, timeoutMs: 300_000 });
-      // only an acknowledged write is owed back; a failed one is retried with new data
-      if (w.code === 0) { chunk.copy(image, off); writes++; } else failed++;
+      if (w.code === 0) {
+        chunk.copy(image, off);
+        writes++;
+        k++;
+        if (!writing) break;
+      } else {
+        failed++;
+        failures.push(`chunk ${off / SOAK_CHUNK} after ${sec(performance.now() - t)}: ${w.stderr.trim().split('\n').at(-1)}`);
+        if (performance.now() - t0 > SOAK_WRITE_DEADLINE_MS) throw new Error(`no write acknowledged within ${SOAK_WRITE_DEADLINE_MS} ms`);
+      }
     }
   })();
   let epoch = (await view(c.port(0)))!.epoch;
-  const t0 = performance.now();
   try {
     for (let round = 1; round <= SOAK_ROUNDS; round++) {
       const victim = 1 + Math.floor(Math.random() * (n - 1));
@@ -367,8 +382,17 @@ async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void>
   }
   const back = await readVdi(c, 'soak', c.port(n - 1));
   const same = sha(back) === sha(image);
+  for (const f of failures) console.log(`  failed write: ${f}`);
   console.log(`soak: ${writes} writes acknowledged, ${failed} failed (retried), in ${sec(performance.now() - t0)};` +
     ` read back through sheep ${n - 1}: ${same ? 'identical' : 'DIFFERENT'}`);
+  if (!same) {
+    const differ: number[] = [];
+    for (let i = 0; i < SOAK_VDI_MIB * MiB / SOAK_CHUNK; i++) {
+      const at = i * SOAK_CHUNK;
+      if (!back.subarray(at, at + SOAK_CHUNK).equals(image.subarray(at, at + SOAK_CHUNK))) differ.push(i);
+    }
+    console.log(`  chunks that differ: ${differ.join(', ')} (read back ${back.length} bytes)`);
+  }
   if (!same) throw new Error('soak VDI differs from what was acknowledged');
 }
 

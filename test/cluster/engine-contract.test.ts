@@ -150,7 +150,7 @@ function contract(kind: BackendKind): void {
     assert.is(await x.readResolution(seq + 1), undefined);
   });
 
-  it('registry: register, join number, alive, unregister', async () => {
+  it('registry: register, join number, alive, read positions, unregister', async () => {
     const [x, y] = [await kind.open(), await kind.open()];
     await x.register('aaaa000000000001');
     await y.register('bbbb000000000002');
@@ -159,8 +159,15 @@ function contract(kind: BackendKind): void {
     assert.is(alive.get('aaaa000000000001'), 7);
     assert.ok(alive.has('bbbb000000000002'));
     assert.is(alive.get('bbbb000000000002'), undefined, 'join number unknown until set');
+    assert.equal([...(await y.readSeqs())], [['aaaa000000000001', 7]], 'read position: the join event until one is recorded');
+    await x.setReadSeq('aaaa000000000001', 250);
+    await y.setJoinSeq('bbbb000000000002', 9);
+    const read = await x.readSeqs();
+    assert.is(read.get('aaaa000000000001'), 250);
+    assert.is(read.get('bbbb000000000002'), 9);
     await x.unregister('aaaa000000000001');
     await waitFor('x gone', async () => !(await y.alive()).has('aaaa000000000001'), SEEN_MS, 20);
+    assert.ok(!(await y.readSeqs()).has('aaaa000000000001'));
   });
 
   it('trim forgets events below a number; maxSeq stays', async () => {

@@ -14,7 +14,8 @@ import {
   epochDiffText, escapeRawName, NODE_INFO_HEADER, nodeInfoRow, nodeInfoTotal, renderClusterInfo, renderNodeList, usePercent,
   VDI_LIST_HEADER, vdiListRow,
 } from '../../shared/report-text.js';
-import { decodeStat, renderStat } from '../../dog/node/stat.js';
+import { renderStat } from '../../dog/node/stat.js';
+import { decodeStat } from '../../shared/proto/stat.js';
 import { graphNode } from '../../dog/vdi/graph.js';
 import { FlatIndex } from '../../dog/vdi/inode-index.js';
 import { countObjects } from '../../dog/vdi/list.js';
