@@ -22,9 +22,10 @@
  *
  * Differences from 1.0: its split of a full second-level leaf filed the new
  * leaf under idx 0 (read from past the last entry), losing its entries; here
- * it is filed under its largest idx. And a leaf owned by another VDI (shared
- * with a snapshot or clone through a copied root) is copied before it changes,
- * where 1.0 would have changed the ancestor's leaf.
+ * it is filed under its largest idx. And should a tree name a leaf object of
+ * another VDI (the sheep gives a snapshot's or clone's child leaves of its own,
+ * as 1.0 does, so only a damaged or foreign tree would), that leaf is copied
+ * before it changes rather than changed under the other VDI.
  */
 import { SdError } from './errors.js';
 import { INODE_OFF } from './inode.js';
