@@ -130,7 +130,7 @@ test('writes far apart through dog and NBD need the second level; both read them
   assert.is((await dog(['vdi', 'check', 'big'])).toString(), 'finish check&repair big\n');
 });
 
-test("the original's dog reads the two-level volume from our sheep", async () => {
+test("the original's dog reads the two-level volume from our sheep and writes into it", async () => {
   if (!existsSync(ORIGINAL_DOG)) return;
   const parts: Buffer[] = [];
   for (const k of [0, 9, 15, 23]) {
@@ -139,6 +139,12 @@ test("the original's dog reads the two-level volume from our sheep", async () =>
     parts.push(r.stdout);
   }
   assert.is(sha(Buffer.concat(parts)), expectSha([0, 9, 15, 23]));
+  // and writes into it: 1.0's sd_inode_set_vid inserts into our leaf and rewrites the root
+  const w = await run(ORIGINAL_DOG, ['vdi', 'write', 'big', String(at(30)), String(PIECE), '-a', '127.0.0.1', '-p', String(c.port(0))],
+    { input: Buffer.alloc(PIECE, fill(30)) });
+  assert.is(w.code, 0, w.stderr);
+  assert.is(await dogSha('big', [...all, 30]), expectSha([...all, 30]));
+  assert.is((await dog(['vdi', 'check', 'big'])).toString(), 'finish check&repair big\n');
 });
 
 test('a snapshot keeps its content while the working volume and a clone are written', async () => {
