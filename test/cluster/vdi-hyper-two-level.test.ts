@@ -4,7 +4,8 @@
  * sha256 through both (and through the original's dog when present), a
  * snapshot and a clone written afterwards (their shared leaves copied, not
  * changed), check, recovery of the leaf objects after a sheep dies and comes
- * back, and deletion removing every leaf object.
+ * back, a cluster snapshot saved and loaded, and deletion removing every
+ * leaf object.
  *
  * SHEEPDOG_TEST_BTREE_LEAF_ENTRIES makes leaves of 4 entries, so that two
  * dozen objects need the second level: 1.0's leaves hold 524287 entries, and
@@ -184,8 +185,21 @@ test('a dead sheep: the leaf objects are recovered, and everything reads back af
   assert.is((await dog(['vdi', 'check', 'big'])).toString(), 'finish check&repair big\n');
 });
 
-test('deleting every VDI removes every leaf object', async () => {
+test('a cluster snapshot saves the leaf objects and loads them back', async () => {
+  // a clone is no snapshot, so not saved: deleting it removes its leaves
+  const cl = await vidOf('cl');
   await dog(['vdi', 'delete', 'cl']);
+  await waitFor('the clone\'s leaves to be removed', () => btreeObjects(cl).length === 0, 30_000);
+  const farm = join(dir, 'farm');
+  await dog(['cluster', 'snapshot', 'save', 'hyper', farm]);
+  const r = await c.dog(['cluster', 'snapshot', 'load', 'hyper', farm], { input: 'yes\n' });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(await dogSha('big', all, ['-s', 'snap']), expectSha(all));
+  assert.is(rootHeader(await vidOf('big')).depth, 2);
+  await qemuIo('big', all.map((k) => `read -P ${fill(k)} ${at(k)} ${PIECE}`));
+});
+
+test('deleting every VDI removes every leaf object', async () => {
   await dog(['vdi', 'delete', 'big']);
   await dog(['vdi', 'delete', '-s', 'snap', 'big']);
   await waitFor('leaf objects to be removed', () => btreeObjects().length === 0, 30_000);
