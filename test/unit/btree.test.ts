@@ -119,6 +119,20 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
+test('changes made while earlier ones are being written all reach the store', async () => {
+  const s = new Store();
+  const t = await s.load(VID, { leaf: 16, indirect: 100 });
+  const sets: Promise<void>[] = [];
+  // as dog vdi write makes them: in order, each a little after the one before
+  for (let i = 0; i < 200; i++) {
+    sets.push(t.set(i, VID));
+    for (let k = 0; k < i % 3; k++) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(sets);
+  const r = await s.load(VID, { leaf: 16, indirect: 100 });
+  assert.equal([...r.entries()].map(([i]) => i), Array.from({ length: 200 }, (_, i) => i));
+});
+
 test('changing an entry keeps the shape; vid 0 reads as unallocated', async () => {
   const s = new Store();
   const t = await s.load(VID);
