@@ -131,6 +131,16 @@ test('writes far apart through dog and NBD need the second level; both read them
   assert.is((await dog(['vdi', 'check', 'big'])).toString(), 'finish check&repair big\n');
 });
 
+test('many writes in flight over NBD fill a dense run of objects through the second level', async () => {
+  const first = 50_000_000;
+  const run = Array.from({ length: 16 }, (_, i) => first + i);
+  assert.not.ok([...all, 30, 60].some((k) => run.includes(far(k))), 'the run misses the pieces');
+  await qemuIo('big', [...run.map((o, i) => `aio_write -P ${i + 1} ${o * OBJ} ${OBJ}`), 'aio_flush']);
+  const back = await dog(['vdi', 'read', 'big', String(first * OBJ), String(run.length * OBJ)]);
+  assert.is(sha(back), sha(Buffer.concat(run.map((_, i) => Buffer.alloc(OBJ, i + 1)))));
+  assert.is(await dogSha('big', all), expectSha(all));
+});
+
 test("the original's dog reads the two-level volume from our sheep and writes into it", async () => {
   if (!existsSync(ORIGINAL_DOG)) return;
   const parts: Buffer[] = [];
