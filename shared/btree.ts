@@ -267,11 +267,6 @@ export class HyperTree {
     return b;
   }
 
-  /** The bytes of leaf `oid` as in memory: header and used entries. */
-  leafImage(oid: bigint): Buffer | undefined {
-    return this.children.find((c) => c.oid === oid)?.leaf.encode();
-  }
-
   /**
    * Point idx at vid (sd_inode_set_vid): in memory at once, on disk when the
    * returned promise resolves. Changes are written in the order they are made.
