@@ -28,3 +28,8 @@ export async function* orderedWindow<T, R>(
     yield r;
   }
 }
+
+/** 0, 1, ..., n-1 without an array (a hyper volume may have 2^32 objects). */
+export function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}

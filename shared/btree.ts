@@ -22,9 +22,10 @@
  *
  * Differences from 1.0: its split of a full second-level leaf filed the new
  * leaf under idx 0 (read from past the last entry), losing its entries; here
- * it is filed under its largest idx. And a leaf owned by another VDI (shared
- * with a snapshot or clone through a copied root) is copied before it changes,
- * where 1.0 would have changed the ancestor's leaf.
+ * it is filed under its largest idx. And should a tree name a leaf object of
+ * another VDI (the sheep gives a snapshot's or clone's child leaves of its own,
+ * as 1.0 does, so only a damaged or foreign tree would), that leaf is copied
+ * before it changes rather than changed under the other VDI.
  */
 import { SdError } from './errors.js';
 import { INODE_OFF } from './inode.js';
@@ -266,11 +267,6 @@ export class HyperTree {
     return b;
   }
 
-  /** The bytes of leaf `oid` as in memory: header and used entries. */
-  leafImage(oid: bigint): Buffer | undefined {
-    return this.children.find((c) => c.oid === oid)?.leaf.encode();
-  }
-
   /**
    * Point idx at vid (sd_inode_set_vid): in memory at once, on disk when the
    * returned promise resolves. Changes are written in the order they are made.
@@ -303,11 +299,23 @@ export class HyperTree {
     this.writing = false;
   }
 
+  /**
+   * Each change record leaves its map before its write is awaited, with the
+   * bytes taken at that moment: a change made while the write is under way
+   * starts a record of its own (from what this write stores) for the next
+   * batch. A failed write puts its record back.
+   */
   private async flushChanges(): Promise<void> {
     for (const [oid, c] of this.created) {
-      await this.io.write(oid, c.leaf.encode(), 0, true);
       this.created.delete(oid);
       this.changed.delete(oid);
+      try {
+        await this.io.write(oid, c.leaf.encode(), 0, true);
+      } catch (e) {
+        this.created.set(oid, c);
+        this.changed.delete(oid);
+        throw e;
+      }
     }
     if (this.rootDirty) {
       this.rootDirty = false;
@@ -319,8 +327,16 @@ export class HyperTree {
       }
     }
     for (const [oid, ch] of this.changed) {
-      await this.writeLeafChange(ch);
       this.changed.delete(oid);
+      try {
+        for (const w of this.leafWrites(ch)) await this.io.write(oid, w.data, w.offset, false);
+      } catch (e) {
+        const later = this.changed.get(oid);
+        this.changed.set(oid, later
+          ? { child: ch.child, from: Math.min(ch.from, later.from), to: Math.max(ch.to, later.to), stored: ch.stored }
+          : ch);
+        throw e;
+      }
     }
   }
 
@@ -335,20 +351,18 @@ export class HyperTree {
   }
 
   /**
-   * An append (or a change of vids) writes the changed entries, then the
-   * header; an insert that moved stored entries rewrites the used part whole.
+   * The writes of a leaf change, their bytes taken now: an append (or a change
+   * of vids) writes the changed entries, then the header; an insert that moved
+   * stored entries rewrites the used part whole.
    */
-  private async writeLeafChange(ch: LeafChange): Promise<void> {
+  private leafWrites(ch: LeafChange): { data: Buffer; offset: number }[] {
     const leaf = ch.child.leaf;
     const to = Math.min(ch.to, leaf.size);
-    if (leaf.size !== ch.stored && ch.from < ch.stored) {
-      await this.io.write(ch.child.oid, leaf.encode(), 0, false);
-      return;
-    }
-    if (ch.from < to) {
-      await this.io.write(ch.child.oid, leaf.entryBytes(ch.from, to), BTREE_HEADER_SIZE + ch.from * LEAF_ENTRY_SIZE, false);
-    }
-    if (leaf.size !== ch.stored) await this.io.write(ch.child.oid, leaf.encodeHeader(), 0, false);
+    if (leaf.size !== ch.stored && ch.from < ch.stored) return [{ data: leaf.encode(), offset: 0 }];
+    const writes: { data: Buffer; offset: number }[] = [];
+    if (ch.from < to) writes.push({ data: leaf.entryBytes(ch.from, to), offset: BTREE_HEADER_SIZE + ch.from * LEAF_ENTRY_SIZE });
+    if (leaf.size !== ch.stored) writes.push({ data: leaf.encodeHeader(), offset: 0 });
+    return writes;
   }
 
   private newLeafOid(): bigint {

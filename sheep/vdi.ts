@@ -8,7 +8,8 @@ import {
   type InodeHeader,
 } from '../shared/inode.js';
 import {
-  oidToVid, SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToDataOid, vidToVdiOid,
+  oidToVid, SD_INODE_DATA_INDEX, SD_INODE_HEADER_SIZE, SD_MAX_VDI_LEN, SD_NR_VDIS, vidToAttrOid, vidToBtreeOid, vidToDataOid,
+  vidToVdiOid,
 } from '../shared/oid.js';
 import { SD_CLUSTER_FLAG } from '../shared/proto/flags.js';
 import { SdHeader } from '../shared/proto/header.js';
@@ -225,6 +226,7 @@ export class VdiManager {
     const parent = await this.readInode(base).catch(() => { throw new SdError(SD_RES.BASE_VDI_READ); });
     const root = parent.header.storePolicy === 1 ? await this.hyperRoot(base) : undefined;
     if (!root) await this.shareWith(parent).catch(() => { throw new SdError(SD_RES.BASE_VDI_WRITE); });
+    if (root) header.btreeCounter = await this.copyLeaves(root, newVid, copies).catch(failsAs(SD_RES.VDI_WRITE));
     await this.writeInode(childOf(parent, header), true, copies, root)
       .catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
     return { vid: newVid, copies, shift };
@@ -266,15 +268,15 @@ export class VdiManager {
       snapId: working.header.snapId + 1, vdiId: newVid, parentVdiId: parent.header.vdiId, btreeCounter: 0,
       vdiSize: working.header.vdiSize, nrCopies: copies, copyPolicy: working.header.copyPolicy, blockSizeShift: shift,
     };
+    if (root) header.btreeCounter = await this.copyLeaves(root, newVid, copies).catch(failsAs(SD_RES.VDI_WRITE));
     await this.writeInode(childOf(parent, header), true, copies, root).catch(() => { throw new SdError(SD_RES.VDI_WRITE); });
     return { vid: newVid, copies, shift };
   }
 
   /**
-   * The B-tree root of a hyper volume, to be shared by a snapshot or clone: its
-   * entries point at the parent's objects (and, at depth 2, at the parent's
-   * leaf objects), which the child copies before it changes them (as a flat
-   * index's slots do; see shared/btree.ts).
+   * The B-tree root of a hyper volume, for a snapshot or clone: its entries
+   * point at the parent's objects, which the child copies on write (as a flat
+   * index's slots do). At depth 2 copyLeaves gives the child leaves of its own.
    */
   private async hyperRoot(vid: number): Promise<Buffer> {
     const oid = vidToVdiOid(vid);
@@ -284,6 +286,25 @@ export class VdiManager {
     if (h.readUInt16LE(0) !== BTREE_MAGIC) return emptyRoot();
     if (used === BTREE_HEADER_SIZE) return h;
     return this.s.gateway.read({ ...io(oid, INODE_OFF.dataVdiId), copies }, used);
+  }
+
+  /**
+   * sd_inode_copy_vdis: a depth-2 root's leaves copied to leaf objects of
+   * newVid (numbered from 0), `root` pointed at them; the child's btree_counter.
+   */
+  private async copyLeaves(root: Buffer, newVid: number, copies: number): Promise<number> {
+    const h = readNodeHeader(root);
+    if (h.magic !== BTREE_MAGIC || h.depth !== 2) return 0;
+    for (let i = 0; i < h.entries; i++) {
+      const at = BTREE_HEADER_SIZE + INDIRECT_ENTRY_SIZE * i + 8;
+      const from = root.readBigUInt64LE(at);
+      const head = await this.s.gateway.read({ ...io(from, 0), copies: this.s.gateway.copies(from, 0) }, BTREE_HEADER_SIZE);
+      const leaf = await this.s.gateway.read({ ...io(from, 0), copies: this.s.gateway.copies(from, 0) }, nodeUsedBytes(readNodeHeader(head)));
+      const to = vidToBtreeOid(newVid, i);
+      await this.s.gateway.createAndWrite({ ...io(to, 0), copies }, leaf);
+      root.writeBigUInt64LE(to, at);
+    }
+    return h.entries;
   }
 
   /**
@@ -326,11 +347,9 @@ export class VdiManager {
     if (img.header.storePolicy === 1) {
       if (this.hasLiveDescendant(vid)) {
         // its objects may be read through a snapshot's or clone's tree: keep them (a leak, never a loss)
-        this.s.log.info('vdi', `deleting hyper volume ${name} (${vid.toString(16)}) whose descendants may share its objects: objects kept`);
-        await this.writeInode({ header: { ...img.header, name: '', vdiSize: 0 }, index: new Uint32Array(0), gref: new Int32Array(0) }, false, copies);
-      } else {
-        await this.removeHyperObjects(vid, copies);
+        this.s.log.info('vdi', `deleting hyper volume ${name} (${vid.toString(16)}) whose descendants may share its objects: data objects kept`);
       }
+      await this.removeHyperObjects(vid, copies, this.hasLiveDescendant(vid));
       return vid;
     }
     const cleared: InodeImage = {
@@ -347,12 +366,12 @@ export class VdiManager {
 
   /**
    * DEL_VDI of a hyper volume (no reference counting there): remove the data
-   * objects and B-tree leaf objects it owns (a leaf shared from an ancestor
-   * stays), then clear the inode. The clearing write starts at offset 0 so that
+   * objects (unless `keepData`: descendants may read them) and B-tree leaf
+   * objects it owns (a leaf of another VDI stays), then clear the inode. The clearing write starts at offset 0 so that
    * the gateway does not read the B-tree bytes as index slots whose references
    * to drop.
    */
-  private async removeHyperObjects(vid: number, copies: number): Promise<void> {
+  private async removeHyperObjects(vid: number, copies: number, keepData: boolean): Promise<void> {
     const inode = vidToVdiOid(vid);
     const gone = (oid: bigint) => this.s.gateway.remove({ ...io(oid, 0), copies }).catch((e) => {
       if (!(e instanceof SdError) || e.code !== SD_RES.NO_OBJ) throw e;
@@ -365,6 +384,7 @@ export class VdiManager {
       return used === BTREE_HEADER_SIZE ? h : this.s.gateway.read({ ...io(oid, at), copies }, used);
     };
     const removeData = async (leaf: Buffer): Promise<void> => {
+      if (keepData) return;
       const n = leaf.readUInt32LE(4);
       for (let i = 0; i < n; i++) {
         const at = BTREE_HEADER_SIZE + LEAF_ENTRY_SIZE * i;

@@ -6,7 +6,7 @@
  */
 import { countDataObjs, INODE_OFF } from '../shared/inode.js';
 import { writeObject } from '../shared/object-io.js';
-import { SD_INODE_DATA_INDEX, vidToVdiOid } from '../shared/oid.js';
+import { SD_INODE_DATA_INDEX, SD_MAX_VDI_SIZE, vidToVdiOid } from '../shared/oid.js';
 import { VdiVolume } from '../shared/vdi-volume.js';
 import { fail, E } from './errno.js';
 
@@ -26,7 +26,8 @@ export class Volume extends VdiVolume {
     if (this.readOnly) fail(E.EROFS);
     if (newSize === this.size || newSize === 0) return;
     if (newSize < this.size) fail(E.EOPNOTSUPP, 'shrinking a VDI is not supported');
-    const max = this.objSize * SD_INODE_DATA_INDEX;
+    // a hyper volume's B-tree has room for any index up to its largest size
+    const max = this.tree ? SD_MAX_VDI_SIZE : this.objSize * SD_INODE_DATA_INDEX;
     if (newSize > max) fail(E.EFBIG, `a VDI with ${this.objSize}-byte objects holds at most ${max} bytes`);
     const field = Buffer.alloc(8);
     field.writeBigUInt64LE(BigInt(newSize), 0);
@@ -36,6 +37,7 @@ export class Volume extends VdiVolume {
     });
     this.size = newSize;
     this.header = { ...h, vdiSize: newSize };
+    if (this.tree) return;
     const grown = new Uint32Array(countDataObjs(this.header));
     grown.set(this.index.subarray(0, Math.min(this.index.length, grown.length)));
     this.index = grown;

@@ -18,6 +18,7 @@ import {
 import { CLUSTER_INFO_HEADER_SIZE, decodeClusterInfo } from '../../shared/proto/cluster-info.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
+import { HyperTree } from '../../shared/btree.js';
 import { SD_RES, resultText } from '../../shared/proto/results.js';
 import type { Dog } from '../context.js';
 import { EXIT } from '../exit.js';
@@ -48,6 +49,8 @@ async function objectsToSave(dog: Dog, names: readonly string[]): Promise<{ obje
     if (h.name !== '') snapshots++;
     add(vidToVdiOid(vid), h);
     for (const [idx, owner] of index!.entries()) add(vidToDataOid(owner, idx), h);
+    // a two-level hyper volume's leaf objects too (1.0 saved none: its farm of such a volume could not be loaded)
+    if (index instanceof HyperTree) for (const oid of index.leafOids()) add(oid, h);
     const objSize = 2 ** h.blockSizeShift;
     const vmstate = Math.ceil(Number(h.vmStateSize) / objSize);
     for (let i = 0; i < vmstate; i++) add(vidToVmstateOid(vid, i), h);

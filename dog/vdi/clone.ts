@@ -7,7 +7,7 @@ import { EXIT } from '../exit.js';
 import { readObject, writeObject } from '../object-io.js';
 import { err, out } from '../output.js';
 import { showProgress } from '../progress.js';
-import { orderedWindow } from '../window.js';
+import { orderedWindow, range } from '../window.js';
 import { newVdi } from './create.js';
 import { inodeIndex } from './inode-index.js';
 import { readVdiObj } from './open.js';
@@ -57,7 +57,7 @@ async function copyObjects(dog: Dog, srcInode: Buffer, newVid: number, dst: stri
   const objSize = 2 ** h.blockSizeShift;
   const count = countDataObjs(h);
   // without -P only allocated objects are copied: walk the index, not the (possibly huge) range
-  const work = o.prealloc ? Array.from({ length: count }, (_, i) => i) : [...index.entries()].map(([i]) => i);
+  const work = o.prealloc ? range(count) : [...index.entries()].map(([i]) => i);
   const one = async (idx: number): Promise<boolean> => {
     const owner = index.vidAt(idx);
     let data: Buffer = Buffer.alloc(0);

@@ -17,7 +17,7 @@ import { EXIT } from '../exit.js';
 import { readObject, writeObject } from '../object-io.js';
 import { err, out } from '../output.js';
 import { showProgress } from '../progress.js';
-import { orderedWindow } from '../window.js';
+import { orderedWindow, range } from '../window.js';
 import { cField } from './open.js';
 import { openHyperTree, setEntry } from './hyper-tree.js';
 import { slotWrite } from './slots.js';
@@ -79,7 +79,7 @@ async function preallocate(dog: Dog, vid: number): Promise<number> {
   }
   const objSize = 2 ** h.blockSizeShift;
   const count = Math.ceil(h.vdiSize / objSize);
-  const indexes = Array.from({ length: count }, (_, i) => i);
+  const indexes = range(count);
   const one = async (idx: number): Promise<boolean> => {
     const created = await writeObject(dog, {
       oid: vidToDataOid(vid, idx), data: Buffer.alloc(0), offset: 0,

@@ -119,6 +119,20 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
+test('changes made while earlier ones are being written all reach the store', async () => {
+  const s = new Store();
+  const t = await s.load(VID, { leaf: 16, indirect: 100 });
+  const sets: Promise<void>[] = [];
+  // as dog vdi write makes them: in order, each a little after the one before
+  for (let i = 0; i < 200; i++) {
+    sets.push(t.set(i, VID));
+    for (let k = 0; k < i % 3; k++) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(sets);
+  const r = await s.load(VID, { leaf: 16, indirect: 100 });
+  assert.equal([...r.entries()].map(([i]) => i), Array.from({ length: 200 }, (_, i) => i));
+});
+
 test('changing an entry keeps the shape; vid 0 reads as unallocated', async () => {
   const s = new Store();
   const t = await s.load(VID);
@@ -179,6 +193,10 @@ test('writes the bytes the C code would: append past the last leaf, insert insid
   handBuilt(s);
   const t = await s.load(VID);
   await t.set(70, 0x77); // past every leaf: appended to leaf 1, whose root idx becomes 70
+  const leaf1 = vidToBtreeOid(VID, 1).toString(16);
+  // the root first, then the appended entry, then the leaf's header: no rewrite of the whole leaf
+  assert.equal(s.log, [`write ${vidToVdiOid(VID).toString(16)}@${INODE_OFF.btreeCounter}+${SD_INODE_HEADER_SIZE - INODE_OFF.btreeCounter + 8 + 32}`,
+    `write ${leaf1}@24+8`, `write ${leaf1}@0+8`]);
   await t.set(15, 0x66); // inside leaf 0
   const root = s.inode(VID).subarray(SD_INODE_HEADER_SIZE);
   assert.equal([root.readUInt16LE(0), root.readUInt16LE(2), root.readUInt32LE(4)], [BTREE_MAGIC, 2, 2]);

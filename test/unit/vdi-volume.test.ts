@@ -49,20 +49,25 @@ class FakeGateway implements Gatewayed {
         payload!.copy(o, req.objOffset);
         return { hdr: rsp, data: Buffer.alloc(0) };
       }
+      case SD_OP.REMOVE_OBJ: {
+        this.log.push(`remove ${oid.toString(16)}`);
+        if (!this.objects.delete(oid)) return { hdr: SdHeader.responseTo(req, SD_RES.NO_OBJ, 1), data: Buffer.alloc(0) };
+        return { hdr: rsp, data: Buffer.alloc(0) };
+      }
       default:
         throw new Error(`unexpected opcode ${req.opcode}`);
     }
   }
 }
 
-function vdi(gw: FakeGateway, slots: number[]): void {
+function vdi(gw: FakeGateway, slots: number[], storePolicy = 0): void {
   const h: InodeHeader = {
     name: 'v', tag: '', createTime: 1n, snapCtime: 0n, vmClockNsec: 0n, vdiSize: slots.length * OBJ, vmStateSize: 0n,
-    copyPolicy: 0, storePolicy: 0, nrCopies: 1, blockSizeShift: 16, snapId: 1, vdiId: VID, parentVdiId: 0, btreeCounter: 0,
+    copyPolicy: 0, storePolicy, nrCopies: 1, blockSizeShift: 16, snapId: 1, vdiId: VID, parentVdiId: 0, btreeCounter: 0,
   };
   const inode = newInodeBuffer();
   encodeInodeHeader(h, inode);
-  slots.forEach((v, i) => inode.writeUInt32LE(v, INODE_OFF.dataVdiId + 4 * i));
+  if (storePolicy === 0) slots.forEach((v, i) => inode.writeUInt32LE(v, INODE_OFF.dataVdiId + 4 * i));
   gw.objects.set(vidToVdiOid(VID), inode);
 }
 
@@ -111,6 +116,37 @@ test('discard zeroes the slots of whole objects in one index write; write-zeroes
   // a new write after the discard creates the object again
   await v.write(Buffer.alloc(4, 0x44), OBJ);
   assert.ok((await v.read(4, OBJ)).equals(Buffer.alloc(4, 0x44)));
+});
+
+test('a hyper volume: writes far apart grow a two-level B-tree; discard removes its own objects', async () => {
+  process.env.SHEEPDOG_TEST_BTREE_LEAF_ENTRIES = '4';
+  try {
+    const gw = new FakeGateway();
+    vdi(gw, new Array<number>(1 << 20).fill(0), 1);
+    const v = new VdiVolume(gw, VID, false, { cache: false });
+    await v.refresh();
+    const idxs = [900_000, 7, 123_456, 5, 1_000_000, 64, 300_000, 9, 77_777, 500_000, 2, 600_001];
+    await Promise.all(idxs.map((idx, k) => v.write(Buffer.alloc(100, k + 1), idx * OBJ + 10)));
+    const root = gw.objects.get(vidToVdiOid(VID))!;
+    assert.equal([root.readUInt16LE(INODE_OFF.dataVdiId), root.readUInt16LE(INODE_OFF.dataVdiId + 2)], [0x6274, 2]);
+    for (const fresh of [v, new VdiVolume(gw, VID, false, { cache: false })]) {
+      await fresh.refresh();
+      for (const [k, idx] of idxs.entries()) {
+        assert.ok((await fresh.read(110, idx * OBJ)).equals(Buffer.concat([Buffer.alloc(10), Buffer.alloc(100, k + 1)])), `idx ${idx}`);
+      }
+      assert.not.ok(fresh.allocated(8));
+    }
+    await v.discard(OBJ, 7 * OBJ, false);
+    assert.not.ok(v.allocated(7));
+    assert.not.ok(gw.objects.has(vidToDataOid(VID, 7)), 'the discarded object is removed');
+    assert.ok((await v.read(10, 7 * OBJ + 10)).equals(Buffer.alloc(10)));
+    const again = new VdiVolume(gw, VID, false, { cache: false });
+    await again.refresh();
+    assert.not.ok(again.allocated(7));
+    assert.ok(again.allocated(5));
+  } finally {
+    delete process.env.SHEEPDOG_TEST_BTREE_LEAF_ENTRIES;
+  }
 });
 
 test('a read-only volume refuses writes and discards with READONLY', async () => {
