@@ -87,15 +87,32 @@ export class LocalBackend implements LogBackend {
     }
     return out;
   }
+  /**
+   * Every member scans the registry several times a second, so with N sheep on
+   * a host that is N² file reads a scan. What the scan uses of a registration
+   * (pid, start time, join sequence) changes once, when the join sequence is
+   * set (its read position changes on, but only readSeqs() reads that), and ids
+   * are never reused: once settled it is kept here and the scan reads only the
+   * directory and each pid's /proc entry.
+   */
+  private readonly settled = new Map<string, Registration>();
 
   async alive(): Promise<Map<string, number | undefined>> {
     const out = new Map<string, number | undefined>();
-    for (const id of await fsp.readdir(this.memberDir)) {
-      let r: Registration;
-      try {
-        r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
-      } catch {
-        continue; // removed meanwhile
+    const ids = await fsp.readdir(this.memberDir);
+    if (this.settled.size > ids.length) {
+      const present = new Set(ids);
+      for (const id of this.settled.keys()) if (!present.has(id)) this.settled.delete(id);
+    }
+    for (const id of ids) {
+      let r = this.settled.get(id);
+      if (!r) {
+        try {
+          r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
+        } catch {
+          continue; // removed meanwhile
+        }
+        if (r.joinSeq !== null) this.settled.set(id, r);
       }
       const p = await procInfo(r.pid);
       if (p && p.running && p.start === r.start) out.set(id, r.joinSeq ?? undefined);
