@@ -63,8 +63,26 @@ const vdiKey = (vid: number) => `vdi/${vid.toString(16).padStart(6, '0')}`;
 const objKey = (name: string) => `obj/${name}`;
 const SYNC = { sync: true };
 
-/** Write a file so that a reader sees the old content or the new, never a mix. */
+/** Writes of one file in progress: they run one after another (they share its temporary file). */
+const writing = new Map<string, Promise<void>>();
+
+/**
+ * Write a file so that a reader sees the old content or the new, never a mix.
+ * Two writes of the same file at once (two recoveries keeping the same epoch
+ * record) take turns: sharing the temporary file, the second rename failed.
+ */
 async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
+  const prev = writing.get(path) ?? Promise.resolve();
+  const run = prev.then(() => writeFileNow(path, data), () => writeFileNow(path, data));
+  writing.set(path, run);
+  try {
+    await run;
+  } finally {
+    if (writing.get(path) === run) writing.delete(path);
+  }
+}
+
+async function writeFileNow(path: string, data: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await fsp.open(tmp, 'w', 0o640);
   try {
