@@ -137,8 +137,9 @@ export class EcIo implements StripIo {
    *   `obj.tgt_epoch` = the list's epoch, which lets a holder answer from a
    *   stale copy moved aside at that epoch or later. Without it list i is taken
    *   to be of epoch (current − i), which is never older than the truth.
-   * @throws SdError NO_OBJ when fewer than d strips can be found anywhere, or
-   *   the last retryable error (NETWORK_ERROR, …) when some nodes did not answer
+   * @throws SdError NO_OBJ when no strip can be found anywhere, EIO when some
+   *   but fewer than d can, or the last retryable error (NETWORK_ERROR, …)
+   *   when some nodes did not answer
    */
   async rebuildStrip(oid: bigint, stripIndex: number, sources: SdNode[][], epochs?: readonly number[]): Promise<Buffer> {
     const g = this.geometry(oid, 0);
@@ -426,10 +427,18 @@ class StripGather {
     return got;
   }
 
-  /** The error to report when too few strips were found: retryable first, so the caller retries. */
+  /**
+   * The error to report when too few strips were found: retryable first, so
+   * the caller retries; then, when some strips were found, EIO: the object
+   * exists but its other strips are on sheep that are down (recovery must not
+   * take it for deleted: it would complete, and stale copies would be dropped).
+   */
   failure(): unknown {
     const retry = this.errors.find((e) => RETRYABLE.has(resultOf(e)));
     if (retry) return retry;
+    if (this.count > 0) {
+      return new SdError(SD_RES.EIO, `only ${this.count} of the ${this.g.code.d} strips needed for ${this.oid.toString(16)} can be reached`);
+    }
     const other = this.errors.find((e) => resultOf(e) !== SD_RES.NO_OBJ);
     return other ?? new SdError(SD_RES.NO_OBJ, `fewer than ${this.g.code.d} strips of ${this.oid.toString(16)} found`);
   }

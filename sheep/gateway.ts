@@ -310,14 +310,13 @@ export class Gateway {
    * ring meanwhile (its copy may come from one that had already applied it).
    * The worst a ring change can do is leave a count too high (space kept),
    * never too low (an object in use freed). A holder whose answer was lost may
-   * have applied it: every attempt carries the same token and the first
-   * attempt's epoch, by which the holder recognises a repeat.
+   * have applied it: every attempt carries the same token, by which the holder
+   * recognises a repeat.
    */
   async decref(ledger: bigint, generation: number, count: number, copies: number, deadline?: number): Promise<void> {
     const applied = new Set<string>();
     let asked: Set<string> | undefined;
     const token = randomBytes(8).readBigUInt64LE(0) || 1n;
-    const firstEpoch = this.s.group.epoch;
     await this.retrying(`decref ${ledger.toString(16)}`, async (deadline) => {
       const holders = this.holders(ledger, copies);
       asked ??= new Set(holders.map(nodeKey));
@@ -328,7 +327,6 @@ export class Gateway {
       hdr.refGeneration = generation;
       hdr.refCount = count;
       hdr.refToken = token;
-      hdr.refFirstEpoch = firstEpoch;
       const results = await Promise.allSettled(todo.map((n) => this.peer(n, hdr, undefined, deadline)));
       results.forEach((r, i) => { if (r.status === 'fulfilled') applied.add(nodeKey(todo[i]!)); });
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -71,8 +71,6 @@ export class Group implements ClusterHandlers {
   members: SdNode[] = [];
   ring: VnodeRing = new VnodeRing([]);
   joined = false;
-  /** the cluster's epoch when this run of the sheep joined (a DECREF first sent up to it may have reached a previous run) */
-  joinedEpoch = 0;
   /** members of the epochs before the current one that recovery may need */
   private epochWaiters: { epoch: number; resolve: () => void }[] = [];
   private joinedWaiters: (() => void)[] = [];
@@ -187,7 +185,6 @@ export class Group implements ClusterHandlers {
     this.members = sortNodes(members);
     if (self) {
       this.joined = true;
-      this.joinedEpoch = ci.epoch;
       this.s.log.info('group', `joined the cluster: ${this.members.length} members, epoch ${this.epoch}, status ${this.status}`);
     } else {
       this.s.log.info('group', `${nodeAddrString(joined)} joined`);

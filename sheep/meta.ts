@@ -61,6 +61,7 @@ export interface EpochRecord {
 const epochKey = (e: number) => `epoch/${String(e).padStart(8, '0')}`;
 const vdiKey = (vid: number) => `vdi/${vid.toString(16).padStart(6, '0')}`;
 const objKey = (name: string) => `obj/${name}`;
+const decrefKey = (token: bigint) => `decref/${token.toString(16).padStart(16, '0')}`;
 const SYNC = { sync: true };
 
 /** The write of each file in progress: writes of one file take turns (they share its .tmp). */
@@ -213,6 +214,28 @@ export class MetaStore {
 
   async clearObjs(): Promise<void> {
     await this.db.clear({ gte: 'obj/', lt: 'obj0' });
+  }
+
+  /** A DECREF applied here (its token), with when (ms): synced, so a retry after a restart is known. */
+  async putDecrefToken(token: bigint, at: number): Promise<void> {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(at, 0);
+    await this.db.put(decrefKey(token), b, SYNC);
+  }
+
+  async hasDecrefToken(token: bigint): Promise<boolean> {
+    return (await this.get(decrefKey(token))) !== undefined;
+  }
+
+  delDecrefToken(token: bigint): Promise<void> {
+    return this.db.del(decrefKey(token));
+  }
+
+  /** Forget the DECREF tokens recorded before `before` (ms). */
+  async pruneDecrefTokens(before: number): Promise<void> {
+    const old: string[] = [];
+    for await (const [k, v] of this.db.iterator({ gte: 'decref/', lt: 'decref0' })) if (v.readDoubleLE(0) < before) old.push(k);
+    if (old.length > 0) await this.db.batch(old.map((key) => ({ type: 'del', key })) as never);
   }
 
   async reconcileObjs(present: Iterable<string>, epoch: number): Promise<void> {

@@ -1,30 +1,39 @@
 /**
- * Which sheep hold writes of a VDI in their object cache that no FLUSH_VDI has
- * written back yet (issue 13). A write with the cache flag is acknowledged by
- * the sheep that answered it, from its cache: a flush sent to another sheep
- * (after the link failed over) writes none of it back, and a sheep whose
- * connection broke may have died with it. So fsync flushes on each sheep that
- * holds such writes, and answers EIO once for a VDI whose writes sat on a sheep
- * whose connection broke before they were flushed.
+ * Which sheep hold writes of a VDI in their object cache that no completed
+ * FLUSH_VDI has written back yet (issue 13). A write with the cache flag is
+ * acknowledged by the sheep that answered it, from its cache: a flush sent to
+ * another sheep (after the link failed over) writes none of it back, and a
+ * sheep whose connection broke may have died with it. So fsync flushes on each
+ * sheep that holds such writes (a write stays listed until a flush that began
+ * after it succeeded there, so concurrent fsyncs all wait on it), and answers
+ * EIO for a VDI whose writes sat on a sheep whose connection broke.
  */
+
 /** A sheep's address (the link's HostPort). */
 interface HostPort { host: string; port: number }
 
 const key = (t: HostPort): string => `${t.host}:${t.port}`;
 
+/** A sheep to flush a VDI on, and the last cached write there that the flush covers. */
+export interface FlushTarget {
+  target: HostPort;
+  seq: number;
+}
+
 export class CachedWrites {
-  /** sheep -> VDIs with unflushed cached writes there */
-  private readonly on = new Map<string, { target: HostPort; vids: Set<number> }>();
+  /** sheep -> VDI -> sequence number of its last cached write there not flushed yet */
+  private readonly on = new Map<string, { target: HostPort; vids: Map<number, number> }>();
   /** VDIs whose unflushed cached writes were on a sheep that went away */
   private readonly lost = new Set<number>();
   /** sheep -> connections to it that broke so far */
   private readonly breaks = new Map<string, number>();
+  private seq = 0;
 
   /** A write of `vid` with the cache flag succeeded on `target`. */
   wrote(target: HostPort, vid: number): void {
     let e = this.on.get(key(target));
-    if (!e) this.on.set(key(target), e = { target, vids: new Set() });
-    e.vids.add(vid);
+    if (!e) this.on.set(key(target), e = { target, vids: new Map() });
+    e.vids.set(vid, ++this.seq);
   }
 
   /** A connection to `target` failed or closed: what it cached unflushed may be gone. */
@@ -32,22 +41,28 @@ export class CachedWrites {
     this.breaks.set(key(target), this.breakCount(target) + 1);
     const e = this.on.get(key(target));
     if (!e) return;
-    for (const vid of e.vids) this.lost.add(vid);
+    for (const vid of e.vids.keys()) this.lost.add(vid);
     this.on.delete(key(target));
   }
 
   /**
    * Start a flush of `vid`: the sheep to flush on, and whether some of its
-   * cached writes may be lost (reported once). The VDI counts as flushed from
-   * here; give back the sheep whose flush failed with `unflushed`.
+   * cached writes may be lost (reported once).
    */
-  take(vid: number): { targets: HostPort[]; lost: boolean } {
+  begin(vid: number): { targets: FlushTarget[]; lost: boolean } {
     const lost = this.lost.delete(vid);
-    const targets: HostPort[] = [];
+    const targets: FlushTarget[] = [];
     for (const e of this.on.values()) {
-      if (e.vids.delete(vid)) targets.push(e.target);
+      const seq = e.vids.get(vid);
+      if (seq !== undefined) targets.push({ target: e.target, seq });
     }
     return { targets, lost };
+  }
+
+  /** A flush begun at `t` succeeded: the writes it covers there are written back. */
+  flushed(t: FlushTarget, vid: number): void {
+    const e = this.on.get(key(t.target));
+    if (e && e.vids.get(vid) === t.seq) e.vids.delete(vid);
   }
 
   /**
@@ -57,10 +72,5 @@ export class CachedWrites {
    */
   breakCount(target: HostPort): number {
     return this.breaks.get(key(target)) ?? 0;
-  }
-
-  /** A flush of `vid` on `target` failed: its writes there are still unflushed. */
-  unflushed(target: HostPort, vid: number): void {
-    this.wrote(target, vid);
   }
 }

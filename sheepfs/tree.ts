@@ -16,7 +16,8 @@
 import { E, fail, FsError } from './errno.js';
 import type { Attr, FileSystem } from './fuse.js';
 import type { Catalogue, Listing, VdiEntry } from './catalogue.js';
-import type { HostPort, SheepLink } from './link.js';
+import type { FlushTarget } from './cached-writes.js';
+import type { SheepLink } from './link.js';
 import { clusterInfo, nodeInfo, nodeListReport, nodeStat, vdiInfo, vdiList, vdiObjects } from './reports.js';
 import { Volume, type IoFlags } from './volume.js';
 import { SdHeader } from '../shared/proto/header.js';
@@ -365,30 +366,25 @@ export class Tree implements FileSystem {
    */
   private async cacheOp(op: number, vid: number): Promise<void> {
     if (!this.settings.objectCache) return;
-    const pending = this.link.cached.take(vid);
+    const pending = this.link.cached.begin(vid);
     if (pending.lost) fail(E.EIO, 'cache flush: a sheep that held cached writes went away before they were flushed');
     const req = SdHeader.request(op);
     req.objOid = vidToVdiOid(vid);
-    const targets: (HostPort | undefined)[] = pending.targets.length > 0 ? pending.targets : [undefined];
-    const breaks = targets.map((t) => (t ? this.link.cached.breakCount(t) : 0));
+    const targets: (FlushTarget | undefined)[] = pending.targets.length > 0 ? pending.targets : [undefined];
+    const breaks = targets.map((t) => (t ? this.link.cached.breakCount(t.target) : 0));
     for (let i = 0; i < targets.length; i++) {
-      const to = targets[i];
-      const giveBack = () => { for (const t of targets.slice(i)) if (t) this.link.cached.unflushed(t, vid); };
-      const r = await this.link.request(req, undefined, to ? { to } : {}).catch((e: unknown) => {
-        giveBack();
-        return fail(E.EIO, `cache flush: ${(e as Error).message}`);
-      });
+      const t = targets[i];
+      const r = await this.link.request(req, undefined, t ? { to: t.target } : {})
+        .catch((e: unknown) => fail(E.EIO, `cache flush: ${(e as Error).message}`));
+      if (t && this.link.cached.breakCount(t.target) !== breaks[i]) {
+        // answered, but maybe by a restarted sheep: what the one before had cached is gone
+        fail(E.EIO, `cache flush: the connection to ${t.target.host}:${t.target.port} broke during the flush`);
+      }
       // a sheep without an object cache says INVALID_PARMS: what it acknowledged
       // went straight to the copies; stop asking (as the original)
-      if (to && this.link.cached.breakCount(to) !== breaks[i]) {
-        // answered, but maybe by a restarted sheep: what the one before had cached is gone
-        fail(E.EIO, `cache flush: the connection to ${to.host}:${to.port} broke during the flush`);
-      }
       if (r.hdr.result === SD_RES.INVALID_PARMS) this.settings.objectCache = false;
-      else if (r.hdr.result !== SD_RES.SUCCESS) {
-        giveBack();
-        fail(E.EIO, `cache flush: result ${r.hdr.result}`);
-      }
+      else if (r.hdr.result !== SD_RES.SUCCESS) fail(E.EIO, `cache flush: result ${r.hdr.result}`);
+      if (t) this.link.cached.flushed(t, vid);
     }
   }
 

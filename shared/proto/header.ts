@@ -137,13 +137,11 @@ export class SdHeader {
   set refCount(v: number) { this.buf.writeUInt32LE(v >>> 0, 28); }
   /**
    * Beyond the original (its sd_req leaves these bytes unused): a DECREF's
-   * identity, the same on every retry (0: none), and the epoch of its first
-   * attempt, so that a holder applies it at most once.
+   * identity, the same on every retry (0: none), so that a holder applies it
+   * at most once.
    */
   get refToken() { return this.buf.readBigUInt64LE(32); }
   set refToken(v: bigint) { this.buf.writeBigUInt64LE(v, 32); }
-  get refFirstEpoch() { return this.buf.readUInt32LE(40); }
-  set refFirstEpoch(v: number) { this.buf.writeUInt32LE(v >>> 0, 40); }
 
   // --- request: forw (REPAIR_REPLICA) ---
   get forwOid() { return this.buf.readBigUInt64LE(16); }

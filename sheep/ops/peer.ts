@@ -4,7 +4,7 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { DecrefTokens, mayHaveApplied } from '../decref-tokens.js';
+import { DecrefTokens } from '../decref-tokens.js';
 import { ecStripFileSize } from '../ec-io.js';
 import { stageNow, stageSince } from '../stage-times.js';
 import type { ObjectRef } from '../store/store.js';
@@ -123,7 +123,7 @@ const decrefTokensOf = new WeakMap<Sheep, DecrefTokens>();
 
 function decrefTokens(s: Sheep): DecrefTokens {
   let t = decrefTokensOf.get(s);
-  if (!t) decrefTokensOf.set(s, t = new DecrefTokens());
+  if (!t) decrefTokensOf.set(s, t = new DecrefTokens(s.meta));
   return t;
 }
 
@@ -131,9 +131,8 @@ function decrefTokens(s: Sheep): DecrefTokens {
  * DECREF_PEER: generational reference counting. ledger[g] -= 1, ledger[g+1] += c;
  * when every counter is zero the object has no referrer left, and the first
  * holder of the ledger removes the data object. A retry of a DECREF (same
- * token) already applied here is answered without applying it again; one this
- * sheep may have applied before it restarted is not applied either: a count
- * left too high keeps space, one too low would free an object still in use.
+ * token) already applied here, before a restart included, is answered without
+ * applying it again (decref-tokens.ts).
  */
 const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
   await checkEpoch(s, req, rsp);
@@ -144,16 +143,7 @@ const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
   const count = req.refCount;
   const token = req.refToken;
   const applied = decrefTokens(s);
-  if (token !== 0n && applied.full()) throw new SdError(SD_RES.SYSTEM_ERROR, 'too many DECREFs remembered');
-  const run = async () => {
-    if (token !== 0n) {
-      if (applied.has(token)) return;
-      if (mayHaveApplied(req.refFirstEpoch, s.group.joinedEpoch)) {
-        s.log.warn('ledger', `${ledger.toString(16)}: a DECREF first sent at epoch ${req.refFirstEpoch}, before this sheep joined, is not applied (the count stays high)`);
-        applied.record(token);
-        return;
-      }
-    }
+  const run = () => applied.once(token, async () => {
     const ref = { oid: ledger, ec: undefined };
     const existed = store.exists(ref);
     const buf = existed ? await store.read(ref, 0, SD_LEDGER_OBJ_SIZE) : Buffer.alloc(SD_LEDGER_OBJ_SIZE);
@@ -164,7 +154,6 @@ const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
     buf.writeUInt32LE((buf.readUInt32LE(at + 4) + count) >>> 0, at + 4);
     if (buf.every((b) => b === 0)) {
       if (existed) await store.remove(ref);
-      if (token !== 0n) applied.record(token);
       const dataOid = ledger & ~(1n << 59n);
       const copies = s.gateway.copies(dataOid, 0);
       if (s.gateway.isFirstHolder(ledger, copies)) {
@@ -175,8 +164,7 @@ const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
     }
     const t = trimZeroBlocks(0, buf);
     await store.create(ref, t.offset, t.data, SD_LEDGER_OBJ_SIZE, s.group.epoch);
-    if (token !== 0n) applied.record(token);
-  };
+  });
   const p = ledgerChain.then(run, run);
   ledgerChain = p.catch(() => {});
   await p;

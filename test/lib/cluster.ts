@@ -196,7 +196,9 @@ export class TestCluster {
         if (r.code !== 0) throw new Error(`format failed: ${r.stderr}`);
       }
     } catch (e) {
-      await c.cleanup();
+      // the start's error is the one to see (a cleanup can fail too: a mount
+      // that prepare made under the cluster's directory is still there)
+      await c.cleanup().catch((ce: unknown) => console.log(`cleanup after a failed start: ${(ce as Error).message}`));
       throw e;
     }
     return c;

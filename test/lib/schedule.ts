@@ -240,6 +240,14 @@ async function withCluster(
 
 const acksReach = (h: History, n: number) => waitFor(`${n} acknowledged writes`, () => h.acks >= n, 120_000, 50);
 
+/** Restart the sheep given, one by one, each a writers' target again once it is up. */
+async function bringBack(c: TestCluster, sheep: readonly number[], up: Set<number>): Promise<void> {
+  for (const v of sheep) {
+    await c.startSheep(v);
+    up.add(v);
+  }
+}
+
 function pick(random: () => number, from: number[], n: number): number[] {
   const pool = [...from];
   const out: number[] = [];
@@ -258,10 +266,7 @@ export function killCopiesMinusOne(name: string, s: Setup, seed?: number): Promi
     for (const v of victims) up.delete(v);
     await Promise.all(victims.map((v) => c.kill9(v)));
     await acksReach(h, h.acks + STEP_ACKS);
-    for (const v of victims) {
-      await c.startSheep(v);
-      up.add(v);
-    }
+    await bringBack(c, victims, up);
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
     return { what: `kill -9 of sheep ${victims.join(',')} mid-write, restarted`, faults: victims.length };
@@ -359,10 +364,7 @@ export function ecPairs(name: string, count: number, seed?: number): Promise<Sch
       for (const v of pair) up.delete(v);
       await Promise.all(pair.map((v) => c.kill9(v)));
       await acksReach(h, h.acks + STEP_ACKS);
-      for (const v of pair) {
-        await c.startSheep(v);
-        up.add(v);
-      }
+      await bringBack(c, pair, up);
       await settle(c, all);
     }
     await acksReach(h, h.acks + STEP_ACKS);
@@ -400,10 +402,7 @@ export function ecThree(name: string, seed?: number): Promise<ScheduleResult> {
     const begun = new Set(outage.filter((l) => l.startsWith('try ')).map((l) => l.slice(4)));
     const ackedInOutage = outage.filter((l) => l.startsWith('ack ') && begun.has(l.slice(4)));
     assert.equal(ackedInOutage, [], 'no write begun with 3 of 6 sheep down was acknowledged');
-    for (const v of victims) {
-      await c.startSheep(v);
-      up.add(v);
-    }
+    await bringBack(c, victims, up);
     await settle(c, all);
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();

@@ -2,9 +2,8 @@
  * DECREF with a lost reply (issue 13): a holder applied a DECREF_PEER but its
  * answer never reached the gateway, which sends it again. The retry carries the
  * first attempt's token and must not decrement the ledger a second time (a
- * count that reaches zero early frees a data object still in use). A holder
- * restarted since the first attempt cannot know whether it applied it and
- * leaves the count as it is (too high keeps space; too low loses data).
+ * count that reaches zero early frees a data object still in use), also when
+ * the holder restarted in between (the tokens are kept in its metadata).
  */
 import { tmpdir } from 'node:os';
 import { test } from 'uvu';
@@ -26,12 +25,18 @@ const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'defau
 const LEDGER = 0x0800_0001_0000_0002n;
 const [A, B] = [1, 2].map((i) => makeNode(`127.0.0.${i}`, 7100 + i)) as [SdNode, SdNode];
 
-/** A holder: an in-memory store with the ledger object, run through the real DECREF_PEER handler. */
-function holder(self: SdNode, epoch: number, joinedEpoch: number) {
+/** What a holder keeps across a restart: its objects and its metadata's DECREF tokens. */
+function disk() {
   const files = new Map<bigint, Buffer>();
   const ledger = Buffer.alloc(SD_LEDGER_OBJ_SIZE);
   ledger.writeUInt32LE(3, 0); // three references of generation 0
   files.set(LEDGER, ledger);
+  return { files, tokens: new Map<bigint, number>() };
+}
+
+/** A run of a holder on `d`: an in-memory store with the ledger object, through the real DECREF_PEER handler. */
+function holder(self: SdNode, epoch: number, d = disk()) {
+  const { files, tokens } = d;
   const store = {
     exists: (r: ObjectRef) => files.has(r.oid),
     read: async (r: ObjectRef, off: number, len: number) => Buffer.from(files.get(r.oid)!.subarray(off, off + len)),
@@ -42,9 +47,15 @@ function holder(self: SdNode, epoch: number, joinedEpoch: number) {
     },
     remove: async (r: ObjectRef) => { files.delete(r.oid); },
   };
-  const group = { epoch, joinedEpoch, waitForEpoch: async () => {} };
+  const meta = {
+    putDecrefToken: async (t: bigint, at: number) => { tokens.set(t, at); },
+    hasDecrefToken: async (t: bigint) => tokens.has(t),
+    delDecrefToken: async (t: bigint) => { tokens.delete(t); },
+    pruneDecrefTokens: async (before: number) => { for (const [t, at] of tokens) if (at < before) tokens.delete(t); },
+  };
+  const group = { epoch, waitForEpoch: async () => {} };
   const s = {
-    group, log, self, store,
+    group, log, self, store, meta,
     recovery: { entered: () => {}, beforeAccess: async () => {} },
     gateway: { copies: () => 2, isFirstHolder: () => false, remove: async () => {} },
   } as unknown as Sheep;
@@ -52,7 +63,7 @@ function holder(self: SdNode, epoch: number, joinedEpoch: number) {
     const rsp = SdHeader.responseTo(hdr, SD_RES.SUCCESS, epoch);
     await (peerOps[SD_OP.DECREF_PEER] as DirectOpDef).handle(s, hdr, undefined, rsp);
   };
-  return { apply, count: () => files.get(LEDGER)?.readUInt32LE(0) ?? 0, group };
+  return { apply, count: () => files.get(LEDGER)?.readUInt32LE(0) ?? 0, group, disk: d };
 }
 
 /** A gateway whose peer requests go to the holders' real handlers, with the first reply of `lossy` lost. */
@@ -73,29 +84,32 @@ function gatewayTo(holders: Map<SdNode, ReturnType<typeof holder>>, lossy: SdNod
 }
 
 test('a DECREF retried after its reply was lost is applied once', async () => {
-  const holders = new Map([[A, holder(A, 5, 1)], [B, holder(B, 5, 1)]]);
+  const holders = new Map([[A, holder(A, 5)], [B, holder(B, 5)]]);
   await gatewayTo(holders, B).decref(LEDGER, 0, 0, 2);
   assert.is(holders.get(A)!.count(), 2, 'A: one reference fewer');
   assert.is(holders.get(B)!.count(), 2, 'B: one reference fewer, not two');
 });
 
-test('a holder restarted since the first attempt leaves the count as it is', async () => {
-  const b = holder(B, 7, 7);
+test('a holder that restarted after applying it does not apply the retry', async () => {
+  const before = holder(B, 7);
   const hdr = SdHeader.request(SD_OP.DECREF_PEER);
   hdr.epoch = 7;
   hdr.refOid = LEDGER;
   hdr.refToken = 0x1234n;
-  hdr.refFirstEpoch = 6; // sent before this holder (re)joined: it may have applied it then
-  await b.apply(hdr);
-  assert.is(b.count(), 3, 'unchanged');
+  await before.apply(hdr);
+  assert.is(before.count(), 2);
+  // killed before its answer left; back on the same disk, at a later epoch
+  const after = holder(B, 9, before.disk);
+  hdr.epoch = 9;
+  await after.apply(hdr);
+  assert.is(after.count(), 2, 'applied once');
   hdr.refToken = 0x1235n;
-  hdr.refFirstEpoch = 8;
-  await b.apply(hdr);
-  assert.is(b.count(), 2, 'a DECREF first sent while this holder was up is applied');
+  await after.apply(hdr);
+  assert.is(after.count(), 1, 'another DECREF is applied');
 });
 
 test('a DECREF without a token (an older gateway) is applied as before', async () => {
-  const b = holder(B, 7, 7);
+  const b = holder(B, 7);
   const hdr = SdHeader.request(SD_OP.DECREF_PEER);
   hdr.epoch = 7;
   hdr.refOid = LEDGER;
