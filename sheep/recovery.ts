@@ -12,6 +12,7 @@ import { SD_RES } from '../shared/proto/results.js';
 import type { EcIo } from './ec-io.js';
 import type { EpochRecord } from './meta.js';
 import type { SheepOptions } from './options.js';
+import type { VdiTable } from './vdi-table.js';
 import { recoveryWouldFillDisk, type DiskfullInputs } from './store/diskfull.js';
 import { parseObjectName, type ObjectRef } from './store/store.js';
 import { trimZeroBlocks } from './store/zero-blocks.js';
@@ -42,6 +43,8 @@ export interface RecoveryInputs extends DiskfullInputs {
   /** the sheep is stopping: a running recovery ends */
   readonly stopping: boolean;
   readonly ec: Pick<EcIo, 'rebuildStrip'>;
+  /** the VDIs: stale copies stay while an erasure code has more data strips than there are zones */
+  readonly vdis: Pick<VdiTable, 'all'>;
   /** An epoch's members: from our log, else from a member that has it. */
   epochRecord(epoch: number): Promise<EpochRecord | undefined>;
   /** Issue a cluster op (COMPLETE_RECOVERY) as this sheep. */

@@ -119,9 +119,9 @@ const removePeer: OpHandler = async (s, req, _data, rsp) => {
 /** Ledger updates of one sheep run one at a time (read-modify-write of a counter array). */
 let ledgerChain: Promise<unknown> = Promise.resolve();
 /** The DECREFs each sheep applied lately: a retry of one is not applied again. */
-const decrefTokensOf = new WeakMap<Sheep, DecrefTokens>();
+const decrefTokensOf = new WeakMap<OpContext, DecrefTokens>();
 
-function decrefTokens(s: Sheep): DecrefTokens {
+function decrefTokens(s: OpContext): DecrefTokens {
   let t = decrefTokensOf.get(s);
   if (!t) decrefTokensOf.set(s, t = new DecrefTokens(s.meta));
   return t;

@@ -69,6 +69,7 @@ export class SimMember {
       log: quiet, group: sim.view, store, peers, self: node, stopping: false, opts: { recovery: undefined },
       gateway: { objSize: () => SIM_OBJ_SIZE, copies: (_oid, requested) => requested || SIM_COPIES, copyPolicy: () => 0 },
       ec: { rebuildStrip: async () => { throw new Error('no erasure-coded objects here'); } },
+      vdis: { all: () => [] },
       epochRecord: async (e) => {
         const nodes = sim.epochs.get(e);
         return nodes ? { epoch: e, nodes, time: 0n } : undefined;
