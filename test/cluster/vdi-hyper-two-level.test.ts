@@ -4,8 +4,8 @@
  * sha256 through both (and through the original's dog when present), a
  * snapshot and a clone written afterwards (their shared leaves copied, not
  * changed), check, recovery of the leaf objects after a sheep dies and comes
- * back, a cluster snapshot saved and loaded, and deletion removing every
- * leaf object.
+ * back, a cluster snapshot saved and loaded, deletion removing every leaf
+ * object, and a backup between two snapshots restored.
  *
  * SHEEPDOG_TEST_BTREE_LEAF_ENTRIES makes leaves of 4 entries, so that two
  * dozen objects need the second level: 1.0's leaves hold 524287 entries, and
@@ -36,6 +36,8 @@ let c: TestCluster;
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const uri = (name: string): string => `nbd+unix:///${name}?socket=${sock}`;
+/** dog in a shell, for redirections */
+const dogSh = (args: string): string => `SHEEPDOG_DOG_PORT=${c.port(0)} SHEEPDOG_DOG_ADDR=127.0.0.1 ${join(process.cwd(), 'dog/dog')} ${args}`;
 
 /** Object index k of the pattern: spread over the whole range, in no order. */
 const far = (k: number): number => ((k * 2_654_435_761) >>> 0) % (1 << 26);
@@ -213,6 +215,28 @@ test('deleting every VDI removes every leaf object', async () => {
   await dog(['vdi', 'delete', 'big']);
   await dog(['vdi', 'delete', '-s', 'snap', 'big']);
   await waitFor('leaf objects to be removed', () => btreeObjects().length === 0, 30_000);
+});
+
+test('backup between two snapshots and restore of a two-level hyper volume', async () => {
+  const first = [0, 1, 2, 3, 4, 5];
+  const added = [12, 13, 14, 15, 16, 17];
+  const both = [...first, ...added];
+  await dog(['vdi', 'create', '-y', 'bk', SIZE]);
+  for (const k of first) await dog(['vdi', 'write', 'bk', String(at(k)), String(PIECE)], Buffer.alloc(PIECE, fill(k)));
+  await dog(['vdi', 'snapshot', '-s', 's1', 'bk']);
+  // the second snapshot: two pieces rewritten, six added
+  const gen = (k: number): number => ([2, 4].includes(k) ? 1 : 0);
+  await qemuIo('bk', [...[2, 4, ...added].map((k) => `write -P ${fill(k, gen(k))} ${at(k)} ${PIECE}`)]);
+  await dog(['vdi', 'snapshot', '-s', 's2', 'bk']);
+  const file = join(dir, 'bk.backup');
+  const b = await sh(dogSh(`vdi backup -F s1 -s s2 bk > ${file}`));
+  assert.is(b.code, 0, b.stderr);
+  // the working volume changes after s2; the backup restored onto s1 brings s2's content back
+  await dog(['vdi', 'write', 'bk', String(at(3)), String(PIECE)], Buffer.alloc(PIECE, 0xee));
+  const r = await sh(dogSh(`vdi restore -s s1 bk < ${file}`));
+  assert.is(r.code, 0, r.stderr);
+  await qemuIo('bk', both.map((k) => `read -P ${fill(k, gen(k))} ${at(k)} ${PIECE}`));
+  await qemuIo('bk:s1', [...first.map((k) => `read -P ${fill(k)} ${at(k)} ${PIECE}`), `read -P 0 ${at(12)} ${PIECE}`]);
 });
 
 test.run();
