@@ -461,6 +461,7 @@ export class Sheep {
     this.rejoining = true;
     this.log.warn('main', `cluster membership lost (${reason}); joining again`);
     this.group.resetMembership();
+    this.clusterOps.abandonWaiting(SD_RES.CLUSTER_ERROR);
     this.recovery.abort();
     this.peers.closeAll();
     for (let attempt = 0; !this.stopping; attempt++) {
