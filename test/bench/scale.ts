@@ -370,11 +370,12 @@ async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void>
   try {
     for (let round = 1; round <= SOAK_ROUNDS; round++) {
       const victim = 1 + Math.floor(Math.random() * (n - 1));
+      const tr = performance.now();
       await c.kill9(victim);
       epoch = await waitAgreed(c, all.filter((i) => i !== victim), n - 1, epoch);
       await c.startSheep(victim);
       epoch = await waitAgreed(c, all, n, epoch);
-      console.log(`round ${round}: sheep ${victim} killed and back, epoch ${epoch}, ${writes} writes acknowledged so far`);
+      console.log(`round ${round}: sheep ${victim} killed and back in ${sec(performance.now() - tr)}, epoch ${epoch}, ${writes} writes acknowledged so far`);
     }
   } finally {
     writing = false;
@@ -395,6 +396,10 @@ async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void>
   }
   if (!same) throw new Error('soak VDI differs from what was acknowledged');
 }
+
+// a bench stopped by a signal still stops every sheep and ZooKeeper it started
+// (the harness kills them by PID in its exit handlers, which a signal skips)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { console.log(`${sig}: stopping`); process.exit(1); });
 
 console.log(`scale bench, node ${process.version}; sizes ${SIZES.join(', ')}${SOAK ? ', soak at the largest' : ''}`);
 const largest = Math.max(...SIZES);
