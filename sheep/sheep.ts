@@ -53,8 +53,10 @@ export type { DiskInfo } from './store/store.js';
 
 /**
  * One sheep daemon: owns the rooms (metadata, store, membership, server,
- * gateway, VDI table) and the life cycle. The rooms reach each other through
- * this object; nothing else is global.
+ * gateway, VDI table) and the life cycle. Each room declares the narrow
+ * interface it is given (GroupDeps, GatewayDeps, RecoveryInputs, OpContext...)
+ * and is handed this object or a small adapter of it; no room imports this
+ * file. Nothing else is global.
  */
 export class Sheep {
   readonly stats = new Stats();
