@@ -21,7 +21,8 @@ interface Outcome {
  */
 export class ClusterOps {
   private nextToken = 1;
-  private readonly waiting = new Map<number, (o: Outcome) => void>();
+  /** ops waiting for their own message, by token; a number is the result they fail with */
+  private readonly waiting = new Map<number, (o: Outcome | number) => void>();
 
   constructor(private readonly s: OpContext) {}
 
@@ -40,7 +41,26 @@ export class ClusterOps {
   async run(def: ClusterOpDef, req: SdHeader, data: Buffer | undefined, rsp: SdHeader): Promise<Buffer | undefined> {
     let out: Buffer | undefined;
     const token = this.nextToken++;
-    const delivered = new Promise<Outcome>((resolve) => this.waiting.set(token, resolve));
+    const delivered = new Promise<Outcome | number>((resolve) => this.waiting.set(token, resolve));
+    try {
+      out = await this.send(def, token, req, data, rsp);
+    } catch (e) {
+      this.waiting.delete(token);
+      throw e;
+    }
+    const o = await delivered;
+    if (typeof o === 'number') {
+      rsp.result = o;
+      return undefined;
+    }
+    o.rsp.buf.copy(rsp.buf);
+    if (def.main && !req.isWrite && o.data && o.data.length > 0) return o.data;
+    return out;
+  }
+
+  /** The work part under the cluster-wide block, then the broadcast; returns the work's reply payload. */
+  private async send(def: ClusterOpDef, token: number, req: SdHeader, data: Buffer | undefined, rsp: SdHeader): Promise<Buffer | undefined> {
+    let out: Buffer | undefined;
     if (def.work) {
       await this.s.driver.block();
       try {
@@ -55,10 +75,17 @@ export class ClusterOps {
     } else {
       await this.s.driver.notify(this.encode(token, req, rsp, req.isWrite ? data : undefined));
     }
-    const o = await delivered;
-    o.rsp.buf.copy(rsp.buf);
-    if (def.main && !req.isWrite && o.data && o.data.length > 0) return o.data;
     return out;
+  }
+
+  /**
+   * This sheep was dropped from the cluster: the ops waiting for their own
+   * message will not see it (a rejoin starts a new membership), so they end
+   * now with `result` instead of never answering.
+   */
+  abandonWaiting(result: number): void {
+    for (const done of this.waiting.values()) done(result);
+    this.waiting.clear();
   }
 
   /** A cluster message arrived (on every sheep, in total order). */

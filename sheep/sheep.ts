@@ -53,8 +53,10 @@ export type { DiskInfo } from './store/store.js';
 
 /**
  * One sheep daemon: owns the rooms (metadata, store, membership, server,
- * gateway, VDI table) and the life cycle. The rooms reach each other through
- * this object; nothing else is global.
+ * gateway, VDI table) and the life cycle. Each room declares the narrow
+ * interface it is given (GroupDeps, GatewayDeps, RecoveryInputs, OpContext...)
+ * and is handed this object or a small adapter of it; no room imports this
+ * file. Nothing else is global.
  */
 export class Sheep {
   readonly stats = new Stats();
@@ -461,6 +463,7 @@ export class Sheep {
     this.rejoining = true;
     this.log.warn('main', `cluster membership lost (${reason}); joining again`);
     this.group.resetMembership();
+    this.clusterOps.abandonWaiting(SD_RES.CLUSTER_ERROR);
     this.recovery.abort();
     this.peers.closeAll();
     for (let attempt = 0; !this.stopping; attempt++) {

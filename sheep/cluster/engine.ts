@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { assert } from '../../shared/errors.js';
+import { assert, SdError } from '../../shared/errors.js';
 import { decodeNode, encodeNode, sameNode, type SdNode } from '../../shared/node.js';
+import { SD_RES } from '../../shared/proto/results.js';
 import type { Logger } from '../log.js';
 import type { ClusterDriver, ClusterHandlers } from './driver.js';
 import type { LogBackend } from './log-backend.js';
@@ -127,7 +128,8 @@ export class LogClusterDriver implements ClusterDriver {
   private isMember = false;
   private pos = 0;
   private joinSeq = 0;
-  private blockWaiters: (() => void)[] = [];
+  /** block() calls waiting for the grant, in request order */
+  private blockWaiters: { granted: () => void; ended: (e: Error) => void }[] = [];
   private blockGranted = false;
   private readonly reportedDead = new Set<string>();
   private wake: (() => void) | null = null;
@@ -282,6 +284,7 @@ export class LogClusterDriver implements ClusterDriver {
     if (id === this.id) {
       this.isMember = false;
       this.stopped = true;
+      this.endBlockWaiters('this node left the cluster');
       if (!this.leaving) this.handlers.lost('the other members removed this node from the cluster');
       return;
     }
@@ -295,7 +298,16 @@ export class LogClusterDriver implements ClusterDriver {
     const waiter = this.blockWaiters.shift();
     assert(waiter, 'a granted block has a waiter');
     this.blockGranted = true;
-    waiter();
+    waiter.granted();
+  }
+
+  /**
+   * This engine is no longer a member: block() calls still waiting fail
+   * instead of waiting forever (a rejoin runs a new engine; nothing would
+   * grant them). Their cluster ops answer CLUSTER_ERROR.
+   */
+  private endBlockWaiters(why: string): void {
+    for (const w of this.blockWaiters.splice(0)) w.ended(new SdError(SD_RES.CLUSTER_ERROR, why));
   }
 
   private async applyJoin(e: Extract<Event, { t: 'join' }>, seq: number): Promise<void> {
@@ -342,6 +354,7 @@ export class LogClusterDriver implements ClusterDriver {
     if (e.m === this.id) {
       if (!r.accepted) {
         this.stopped = true;
+        this.endBlockWaiters('the cluster refused our join');
         this.handlers.lost('the cluster refused our join (another live sheep uses this address)');
         return;
       }
@@ -385,7 +398,9 @@ export class LogClusterDriver implements ClusterDriver {
   }
 
   async block(): Promise<void> {
-    const granted = new Promise<void>((resolve) => this.blockWaiters.push(resolve));
+    if (this.stopped) throw new SdError(SD_RES.CLUSTER_ERROR, 'not in the cluster');
+    const granted = new Promise<void>((resolve, reject) => this.blockWaiters.push({ granted: resolve, ended: reject }));
+    granted.catch(() => {}); // awaited below: an end while the append runs is handled there
     await this.backend.append(encodeEvent({ t: 'block', m: this.id }));
     await granted;
   }
@@ -406,6 +421,7 @@ export class LogClusterDriver implements ClusterDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.endBlockWaiters('the cluster driver stopped');
     if (this.livenessTimer !== undefined) this.timers.clearInterval(this.livenessTimer);
     this.poke();
     await this.loopDone;

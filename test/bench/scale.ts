@@ -27,6 +27,8 @@ import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../shared/proto/rec
 import { TestCluster, waitFor } from '../lib/cluster.js';
 import { staleCopies } from '../lib/recovery.js';
 import { ZooKeeper } from '../lib/zookeeper.js';
+import { ZkSession } from '../../sheep/cluster/zk-client.js';
+import { DEFAULT_ZK_BASE } from '../../sheep/cluster/zookeeper.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -226,6 +228,23 @@ async function writeVdi(cluster: TestCluster, name: string, data: Buffer, offset
   if (r.code !== 0) throw new Error(`vdi write ${name}: ${r.stderr}`);
 }
 
+/**
+ * The cluster event log in ZooKeeper: the highest event number (how many
+ * events the cluster has had) and how many are kept (the master trims what
+ * every member has read).
+ */
+async function logEvents(zk: ZooKeeper): Promise<string> {
+  const s = await ZkSession.connect({ servers: zk.connectString, sessionTimeoutMs: 10_000 });
+  try {
+    const names = (await s.getChildren(`${DEFAULT_ZK_BASE}/queue`)).filter((x) => /^\d{10}$/.test(x)).map(Number);
+    return `${names.length === 0 ? 0 : Math.max(...names)} events so far, ${names.length} kept`;
+  } catch (e) {
+    return `not read (${(e as Error).message})`;
+  } finally {
+    await s.close();
+  }
+}
+
 async function readVdi(cluster: TestCluster, name: string, port?: number): Promise<Buffer> {
   const r = await cluster.dog(['vdi', 'read', name], { port, timeoutMs: 600_000 });
   if (r.code !== 0) throw new Error(`vdi read ${name}: ${r.stderr}`);
@@ -317,8 +336,11 @@ async function bench(n: number, soak: boolean): Promise<void> {
     const back = await readVdi(c, 'data', c.port(Math.floor(n / 2)));
     if (sha(back) !== sha(data)) throw new Error('data read back differs after leave and join');
     console.log('data read back identical after the leave and the join');
+    console.log(`cluster log: ${await logEvents(zk)}`);
 
-    if (soak) await soakRounds(c, all);
+    if (soak) {
+      await soakRounds(c, all).finally(async () => console.log(`cluster log: ${await logEvents(zk)}`));
+    }
   } catch (e) {
     console.log(`FAILED at N = ${n}: ${(e as Error).stack ?? e}`);
     process.exitCode = 1;
@@ -370,11 +392,12 @@ async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void>
   try {
     for (let round = 1; round <= SOAK_ROUNDS; round++) {
       const victim = 1 + Math.floor(Math.random() * (n - 1));
+      const tr = performance.now();
       await c.kill9(victim);
       epoch = await waitAgreed(c, all.filter((i) => i !== victim), n - 1, epoch);
       await c.startSheep(victim);
       epoch = await waitAgreed(c, all, n, epoch);
-      console.log(`round ${round}: sheep ${victim} killed and back, epoch ${epoch}, ${writes} writes acknowledged so far`);
+      console.log(`round ${round}: sheep ${victim} killed and back in ${sec(performance.now() - tr)}, epoch ${epoch}, ${writes} writes acknowledged so far`);
     }
   } finally {
     writing = false;
@@ -395,6 +418,10 @@ async function soakRounds(c: TestCluster, all: readonly number[]): Promise<void>
   }
   if (!same) throw new Error('soak VDI differs from what was acknowledged');
 }
+
+// a bench stopped by a signal still stops every sheep and ZooKeeper it started
+// (the harness kills them by PID in its exit handlers, which a signal skips)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { console.log(`${sig}: stopping`); process.exit(1); });
 
 console.log(`scale bench, node ${process.version}; sizes ${SIZES.join(', ')}${SOAK ? ', soak at the largest' : ''}`);
 const largest = Math.max(...SIZES);
