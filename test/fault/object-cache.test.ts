@@ -5,19 +5,13 @@
  * and its cache disk cut; after the restart and recovery the history checker
  * reads every block through every sheep: what a flush acknowledged survives.
  * SHEEPDOG_TEST_SEED=N replays.
- *
- * Known failing (README, Reliability): in about one run of four a write in
- * flight when the cache sheep is killed is acknowledged and reads back as
- * zeros. Until that is fixed this runs only with SHEEPDOG_TEST_KNOWN_FAILING=1.
+
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { describe, objectCacheCut } from '../lib/schedule.js';
 
-const known = process.env.SHEEPDOG_TEST_KNOWN_FAILING ? test : test.skip;
-if (!process.env.SHEEPDOG_TEST_KNOWN_FAILING) console.log('skip: the object cache schedule is known to fail (README, Reliability); SHEEPDOG_TEST_KNOWN_FAILING=1 runs it');
-
-known('copies 2: the object cache sheep killed -9 mid-write and its cache disk cut (random), restart', async () => {
+test('copies 2: the object cache sheep killed -9 mid-write and its cache disk cut (random), restart', async () => {
   const r = await objectCacheCut('object-cache-cut-c2', { copies: 2, journal: false }, 'random');
   assert.ok(r.acks > 0);
   assert.is(r.violations.length, 0, describe(r.violations));
