@@ -23,8 +23,8 @@ export interface FlushTarget {
 export class CachedWrites {
   /** sheep -> VDI -> sequence number of its last cached write there not flushed yet */
   private readonly on = new Map<string, { target: HostPort; vids: Map<number, number> }>();
-  /** VDIs whose unflushed cached writes were on a sheep that went away */
-  private readonly lost = new Set<number>();
+  /** VDI -> times its unflushed cached writes were on a sheep that went away */
+  private readonly losses = new Map<number, number>();
   /** sheep -> connections to it that broke so far */
   private readonly breaks = new Map<string, number>();
   private seq = 0;
@@ -41,22 +41,23 @@ export class CachedWrites {
     this.breaks.set(key(target), this.breakCount(target) + 1);
     const e = this.on.get(key(target));
     if (!e) return;
-    for (const vid of e.vids.keys()) this.lost.add(vid);
+    for (const vid of e.vids.keys()) this.losses.set(vid, this.lossCount(vid) + 1);
     this.on.delete(key(target));
   }
 
-  /**
-   * Start a flush of `vid`: the sheep to flush on, and whether some of its
-   * cached writes may be lost (reported once).
-   */
-  begin(vid: number): { targets: FlushTarget[]; lost: boolean } {
-    const lost = this.lost.delete(vid);
+  /** Times cached writes of `vid` may have been lost so far. */
+  lossCount(vid: number): number {
+    return this.losses.get(vid) ?? 0;
+  }
+
+  /** Start a flush of `vid`: the sheep to flush on. */
+  begin(vid: number): FlushTarget[] {
     const targets: FlushTarget[] = [];
     for (const e of this.on.values()) {
       const seq = e.vids.get(vid);
       if (seq !== undefined) targets.push({ target: e.target, seq });
     }
-    return { targets, lost };
+    return targets;
   }
 
   /** A flush begun at `t` succeeded: the writes it covers there are written back. */

@@ -111,7 +111,10 @@ function match(pattern: string, path: string): Params | undefined {
 type Handle =
   | { kind: 'text'; data: Buffer }
   | { kind: 'control'; entry: Extract<Entry, { kind: 'control' }> }
-  | { kind: 'volume'; vol: Volume };
+  | { kind: 'volume'; vol: Volume; lossesSeen: number };
+
+/** What has seen the cached-write losses of a VDI up to some count (a volume handle, or detach). */
+interface LossWatcher { lossesSeen: number }
 
 export interface TreeOptions {
   pageCache: boolean;
@@ -201,7 +204,7 @@ export class Tree implements FileSystem {
         const vid = this.attached.get(name);
         if (vid === undefined) fail(E.EINVAL);
         // as the original: a failed flush fails the detach (the volume stays attached)
-        await this.cacheOp(SD_OP.FLUSH_DEL_CACHE, vid!);
+        await this.cacheOp(SD_OP.FLUSH_DEL_CACHE, vid!, this.detachWatcher(vid!));
         this.attached.delete(name);
       },
     };
@@ -294,7 +297,8 @@ export class Tree implements FileSystem {
           this.releaseVolume(vol);
           throw err;
         }
-        return this.addHandle({ kind: 'volume', vol });
+        // losses of cached writes before this open are not this file's to report
+        return this.addHandle({ kind: 'volume', vol, lossesSeen: this.link.cached.lossCount(e.vid) });
       }
     }
   }
@@ -355,22 +359,36 @@ export class Tree implements FileSystem {
     const h = this.handles.get(fh);
     if (!h || h.kind !== 'volume') return;
     await h.vol.flush();
-    await this.cacheOp(SD_OP.FLUSH_VDI, h.vol.vid);
+    await this.cacheOp(SD_OP.FLUSH_VDI, h.vol.vid, h);
+  }
+
+  /** Detach's view of a VDI's cached-write losses (it has no open file). */
+  private readonly detachLosses = new Map<number, LossWatcher>();
+
+  private detachWatcher(vid: number): LossWatcher {
+    let w = this.detachLosses.get(vid);
+    if (!w) this.detachLosses.set(vid, w = { lossesSeen: 0 });
+    return w;
   }
 
   /**
    * With -o (object cache): write a VDI's dirty objects back (FLUSH_VDI,
    * FLUSH_DEL_CACHE) on every sheep that acknowledged cached writes of it
-   * since the last flush (the current sheep when none); EIO when that fails,
-   * or when such writes sat on a sheep whose connection broke meanwhile.
+   * not flushed yet (the current sheep when none); EIO when that fails, when
+   * such a sheep's connection broke during the flush, or when cached writes
+   * were lost since `watcher` last looked (reported once to each).
    */
-  private async cacheOp(op: number, vid: number): Promise<void> {
+  private async cacheOp(op: number, vid: number, watcher: LossWatcher): Promise<void> {
     if (!this.settings.objectCache) return;
-    const pending = this.link.cached.begin(vid);
-    if (pending.lost) fail(E.EIO, 'cache flush: a sheep that held cached writes went away before they were flushed');
+    const losses = this.link.cached.lossCount(vid);
+    if (losses > watcher.lossesSeen) {
+      watcher.lossesSeen = losses;
+      fail(E.EIO, 'cache flush: a sheep that held cached writes went away before they were flushed');
+    }
     const req = SdHeader.request(op);
     req.objOid = vidToVdiOid(vid);
-    const targets: (FlushTarget | undefined)[] = pending.targets.length > 0 ? pending.targets : [undefined];
+    const pending = this.link.cached.begin(vid);
+    const targets: (FlushTarget | undefined)[] = pending.length > 0 ? pending : [undefined];
     const breaks = targets.map((t) => (t ? this.link.cached.breakCount(t.target) : 0));
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i];

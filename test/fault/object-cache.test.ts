@@ -5,6 +5,7 @@
  * and its cache disk cut; after the restart and recovery the history checker
  * reads every block through every sheep: what a flush acknowledged survives.
  * SHEEPDOG_TEST_SEED=N replays.
+
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
