@@ -105,7 +105,7 @@ class Writer {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-function liveSnapshotTest(name: string, sheepfsArgs: string[], sheepArgs: string[]): void {
+function liveSnapshotTest(name: string, sheepfsArgs: string[], sheepArgs: (dir: string) => string[]): void {
   test(`a writer keeps writing through two live snapshots (${name})`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sheepfs-snap-'));
     const mnt = join(dir, 'mnt');
@@ -113,7 +113,7 @@ function liveSnapshotTest(name: string, sheepfsArgs: string[], sheepArgs: string
     let m: Mount | undefined;
     let w: Writer | undefined;
     try {
-      cluster = await TestCluster.start({ nodes: 3, copies: 2, sheepArgs: () => sheepArgs });
+      cluster = await TestCluster.start({ nodes: 3, copies: 2, sheepArgs: (i) => (i === 0 ? sheepArgs(dir) : []) });
       await cluster.dogOk(['vdi', 'create', 'live.img', String(VDI_BYTES)]);
       m = await mountSheepfs(mnt, cluster.port(0), sheepfsArgs);
       const vdiRead = async (args: string[]): Promise<Buffer> => (await cluster!.dogOk(['vdi', 'read', ...args], { timeoutMs: 60_000 })).stdout;
@@ -159,6 +159,14 @@ function liveSnapshotTest(name: string, sheepfsArgs: string[], sheepArgs: string
       const { readFileSync } = await import('node:fs');
       assert.is(sha(readFileSync(join(mnt, 'vdi', 'live.img', 'volume'))), sha(image), 'the volume reads what the VDI holds');
       assert.is(sha(readFileSync(join(mnt, 'vdi', 'live.img', 'snapshots', 'one'))), sha(atSnap1), 'the snapshot file reads snapshot 1');
+      if (sheepArgs(dir).length > 0) {
+        // with the object cache: after a flush of the VDI, a sheep without the cache reads the same
+        await cluster.dogOk(['vdi', 'cache', 'flush', 'live.img']);
+        const elsewhere = cluster.port(1);
+        const read1 = async (args: string[]): Promise<Buffer> => (await cluster!.dogOk(['vdi', 'read', ...args], { port: elsewhere, timeoutMs: 60_000 })).stdout;
+        assert.is(sha(await read1(['live.img'])), sha(image), 'the flushed VDI, read elsewhere');
+        assert.is(sha(await read1(['-s', '1', 'live.img'])), sha(atSnap1), 'snapshot 1, read elsewhere');
+      }
     } finally {
       w?.kill();
       await m?.cleanup();
@@ -168,6 +176,8 @@ function liveSnapshotTest(name: string, sheepfsArgs: string[], sheepArgs: string
   });
 }
 
-liveSnapshotTest('plain', [], []);
+liveSnapshotTest('plain', [], () => []);
+// the sheep's object cache takes sheepfs's writes: none may land in the snapshot's objects
+liveSnapshotTest('object cache', ['--objectcache'], (dir) => ['-w', `size=64M,dir=${join(dir, 'cache')}`]);
 
 test.run();
