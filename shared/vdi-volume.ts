@@ -224,6 +224,25 @@ export class VdiVolume {
     await this.track(Promise.all(jobs));
   }
 
+  /**
+   * After a snapshot moved this VDI from `older` to this vid: objects that
+   * `older` created here but whose index slots the snapshot's copy of the
+   * index missed (set while it was being taken) are copied into this vid, so
+   * that no acknowledged write is left in the snapshot only. Call it before
+   * any write to this volume and after older's writes are in (flush).
+   */
+  async adoptMissed(older: VdiVolume): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    const n = Math.min(older.index.length, this.index.length);
+    for (let idx = 0; idx < n; idx++) {
+      if (older.index[idx] !== older.vid || this.index[idx] === older.vid) continue;
+      const objLen = Math.min(this.objSize, older.size - idx * older.objSize);
+      jobs.push(readObject(this.link, vidToDataOid(older.vid, idx), objLen, 0, this.ioFlags())
+        .then((data) => this.writePiece(idx, 0, data)));
+    }
+    await this.track(Promise.all(jobs));
+  }
+
   /** Wait until every write in flight is acknowledged (by all copies). */
   async flush(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
@@ -267,6 +286,7 @@ export class FollowedVdi<V extends VdiVolume = VdiVolume> {
         const fresh = this.make(vid);
         await fresh.refresh();
         await this.volume.flush();
+        await fresh.adoptMissed(this.volume);
         this.volume = fresh;
         this.moved(vid);
         return true;

@@ -162,6 +162,26 @@ test('a followed VDI moves to its new working vid when a snapshot refuses its wr
   assert.ok(back.subarray(512, 1024).equals(Buffer.alloc(512, 1)), 'the rest of the object comes from the snapshot');
 });
 
+test('an object whose slot the snapshot missed (set while it was taken) is copied into the new working vid', async () => {
+  const NEW = 0x101;
+  const gw = new FakeGateway();
+  vdi(gw, [0, 0]);
+  const make = (vid: number): VdiVolume => new VdiVolume(gw, vid, false, { cache: false });
+  const f = new FollowedVdi(gw, 'v', make(VID), make);
+  await f.volume.refresh();
+  // the snapshot copies the index before the write sets slot 1; the write is acknowledged
+  vdi(gw, [0, 0], NEW);
+  await f.io((v) => v.write(Buffer.alloc(512, 7), OBJ + 512));
+  gw.snapshots.add(VID);
+  gw.current = NEW;
+  await f.io((v) => v.write(Buffer.alloc(512, 8), 0));
+  assert.is(f.volume.vid, NEW);
+  assert.is(gw.objects.get(vidToVdiOid(NEW))!.readUInt32LE(INODE_OFF.dataVdiId + 4), NEW, 'slot 1 points at a copy of its own');
+  const back = await f.io((v) => v.read(1024, OBJ));
+  assert.ok(back.subarray(512).equals(Buffer.alloc(512, 7)), 'the acknowledged write is in the working VDI');
+  assert.ok((await f.io((v) => v.read(512, 0))).equals(Buffer.alloc(512, 8)));
+});
+
 test('a followed snapshot (read-only) never moves: READONLY is the answer', async () => {
   const gw = new FakeGateway();
   vdi(gw, [VID]);
