@@ -308,8 +308,9 @@ export class Tree implements FileSystem {
         }
         open.opens++;
         try {
-          // the listing may predate a snapshot: the name says which vid is current
-          if (!(await open.f.reload())) await open.f.volume.refresh();
+          // the listing may predate a snapshot: a writer asks which vid is current (a
+          // lookup is bounded as a write, so readers, bounded shorter, take the listing's)
+          if (!(writing && (await open.f.reload()))) await open.f.volume.refresh();
         } catch (err) {
           this.releaseVolume(open);
           throw err;
