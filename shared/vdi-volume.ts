@@ -29,13 +29,23 @@
  * and only this VDI's tree names its own objects: a snapshot moves the working
  * VDI to a new vid). Once this process has changed the tree, refresh() keeps
  * it rather than reading another client's.
+ *
+ * A VDI written by name follows it through snapshots (FollowedVdi): a
+ * snapshot turns the vid being written into the snapshot's and gives the
+ * name a new working vid, so the gateway refuses the next data write with
+ * READONLY; the volume is then replaced by one of the new vid and the write
+ * tried again there, copy-on-write doing the rest (QEMU's old driver did the
+ * same). The NBD export and sheepfs's volume files both use it.
  */
 import { HyperTree, nodeUsedBytes, readNodeHeader, type BtreeIo } from './btree.js';
 import { countDataObjs, decodeInodeHeader, INODE_OFF, slotOffset, type InodeHeader } from './inode.js';
 import { readObject, removeObject, writeObject, type Gatewayed } from './object-io.js';
-import { SD_INODE_HEADER_SIZE, SD_INODE_SIZE, vidToDataOid, vidToVdiOid } from './oid.js';
+import { SD_INODE_HEADER_SIZE, SD_INODE_SIZE, SD_MAX_VDI_LEN, SD_MAX_VDI_TAG_LEN, vidToDataOid, vidToVdiOid } from './oid.js';
 import { SD_FLAG } from './proto/flags.js';
+import { SdHeader } from './proto/header.js';
+import { SD_OP } from './proto/opcodes.js';
 import { SD_RES } from './proto/results.js';
+import { nameTagPayload } from './proto/vdi-name.js';
 import { SdError } from './errors.js';
 
 export interface IoFlags {
@@ -263,8 +273,93 @@ export class VdiVolume {
     await this.track(Promise.all(jobs));
   }
 
+  /**
+   * After a snapshot moved this VDI from `older` to this vid: objects that
+   * `older` created here but whose index slots the snapshot's copy of the
+   * index missed (set while it was being taken) are copied into this vid, so
+   * that no acknowledged write is left in the snapshot only. Call it before
+   * any write to this volume and after older's writes are in (flush).
+   */
+  async adoptMissed(older: VdiVolume): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    const n = Math.min(older.index.length, this.index.length);
+    for (let idx = 0; idx < n; idx++) {
+      if (older.index[idx] !== older.vid || this.index[idx] === older.vid) continue;
+      const objLen = Math.min(this.objSize, older.size - idx * older.objSize);
+      jobs.push(readObject(this.link, vidToDataOid(older.vid, idx), objLen, 0, this.ioFlags())
+        .then((data) => this.writePiece(idx, 0, data)));
+    }
+    await this.track(Promise.all(jobs));
+  }
+
   /** Wait until every write in flight is acknowledged (by all copies). */
   async flush(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
+
+/** GET_VDI_INFO: the vid of a VDI by name (and snapshot id or tag); SdError when there is none. */
+export async function lookupVid(link: Gatewayed, name: string, snapid = 0, tag: string | null = null): Promise<number> {
+  const h = SdHeader.request(SD_OP.GET_VDI_INFO, SD_FLAG.CMD_WRITE, SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN);
+  h.vdiSnapid = snapid >>> 0;
+  const r = await link.request(h, nameTagPayload(name, tag));
+  if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `no VDI ${name}`);
+  return r.hdr.rspVdiId;
+}
+
+/**
+ * The volume of a VDI known by name, replaced by the VDI's new working vid
+ * when a snapshot was taken (see the top of this file). A read-only volume (a
+ * snapshot) never moves.
+ */
+export class FollowedVdi<V extends VdiVolume = VdiVolume> {
+  private reloading: Promise<boolean> | undefined;
+
+  /** `make` builds an unread volume of a vid; `moved` is told each new vid. */
+  constructor(
+    private readonly link: Gatewayed, readonly name: string, public volume: V,
+    private readonly make: (vid: number) => V, private readonly moved: (vid: number) => void = () => {},
+  ) {}
+
+  /**
+   * Look the name up again; when it has a new working vid, switch to a volume
+   * of it once the writes to the old one are in. True when it switched.
+   * Concurrent callers share one reload.
+   */
+  reload(): Promise<boolean> {
+    if (this.volume.readOnly) return Promise.resolve(false);
+    this.reloading ??= (async () => {
+      try {
+        const vid = await lookupVid(this.link, this.name);
+        if (vid === this.volume.vid) return false;
+        const fresh = this.make(vid);
+        await fresh.refresh();
+        await this.volume.flush();
+        await fresh.adoptMissed(this.volume);
+        this.volume = fresh;
+        this.moved(vid);
+        return true;
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  /**
+   * Run `op` on the volume; when a data write of it was refused as read-only
+   * (a snapshot was taken meanwhile), run it again on the new working vid.
+   * Writing again what was written already is harmless: the same bytes land.
+   */
+  async io<T>(op: (vol: V) => Promise<T>): Promise<T> {
+    const vol = this.volume;
+    try {
+      return await op(vol);
+    } catch (e) {
+      if (!(e instanceof SdError && e.code === SD_RES.READONLY && !vol.readOnly)) throw e;
+      // another call may have moved on already; otherwise look the name up
+      if (this.volume === vol && !(await this.reload())) throw e;
+      return op(this.volume);
+    }
   }
 }

@@ -40,6 +40,11 @@ export interface ObjectIo {
    * that waits GATEWAY_REQUEST_MAX_MS never sees it land after giving up.
    */
   deadline?: number;
+  /**
+   * The object cache writing back what it acknowledged before the object's
+   * VDI became a snapshot: that data is the snapshot's, so it may still land.
+   */
+  writeBack?: boolean;
 }
 
 /**
@@ -97,10 +102,11 @@ export class Gateway {
     }
   }
 
-  private writable(oid: bigint): void {
+  /** A client write to a snapshot's data is refused (the object cache asks too, before taking one). */
+  writable(io: ObjectIo): void {
     // only data objects of snapshots are read-only (attributes live under the name's hash vid)
-    if (!isDataObj(oid)) return;
-    if (this.s.vdis.get(oidToVid(oid))?.snapshot) throw new SdError(SD_RES.READONLY);
+    if (!isDataObj(io.oid) || io.writeBack) return;
+    if (this.s.vdis.get(oidToVid(io.oid))?.snapshot) throw new SdError(SD_RES.READONLY);
   }
 
   /**
@@ -234,7 +240,7 @@ export class Gateway {
 
   async createAndWrite(io: ObjectIo, data: Buffer, cowOid?: bigint): Promise<void> {
     this.checkRange(io.oid, io.offset, data.length);
-    this.writable(io.oid);
+    this.writable(io);
     this.strictCheck(io.oid);
     if (cowOid !== undefined) {
       // copy-on-write: the new object starts as a copy of the base object
@@ -252,7 +258,7 @@ export class Gateway {
 
   async write(io: ObjectIo, data: Buffer): Promise<void> {
     this.checkRange(io.oid, io.offset, data.length);
-    this.writable(io.oid);
+    this.writable(io);
     this.strictCheck(io.oid);
     if (isVdiObj(io.oid) && touchesIndexOnly(io.offset, data.length)) return this.writeIndex(io, data);
     if (isEcObj(io.oid, this.copyPolicy(io.oid, io.copyPolicy))) return this.s.ec.write(io, data, false);

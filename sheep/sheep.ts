@@ -146,6 +146,7 @@ export class Sheep {
     if (o.cache) {
       this.cache = new ObjectCache(this.gateway, {
         dir: o.cache.dir ?? join(this.baseDir, 'cache'), size: o.cache.size, directIo: o.cache.directIo, log: this.log,
+        snapshot: (vid) => this.vdis.get(vid)?.snapshot === true,
       });
       await this.cache.init();
     }

@@ -11,7 +11,9 @@
  *             `cat` right after `stat` (or `ls -l`) reads what stat sized.
  *  - control: small text that can be written (vdi/mount, config/...): a
  *             write() acts at once and fails with its errno.
- *  - volume:  a VDI's data (see volume.ts).
+ *  - volume:  a VDI's data (see volume.ts). A writable one is known by the
+ *             VDI's name: when a snapshot is taken while it is open, its
+ *             writes carry on at the VDI's new working vid (FollowedVdi).
  */
 import { E, fail, FsError } from './errno.js';
 import type { Attr, FileSystem } from './fuse.js';
@@ -25,6 +27,7 @@ import { SD_OP } from '../shared/proto/opcodes.js';
 import { SD_RES } from '../shared/proto/results.js';
 import { isSnapshot } from '../shared/inode.js';
 import { vidToVdiOid } from '../shared/oid.js';
+import { FollowedVdi } from '../shared/vdi-volume.js';
 
 const CONTENT_MAX_AGE_MS = 1_000;
 const O_ACCMODE = 3;
@@ -34,7 +37,7 @@ export type Entry =
   | { kind: 'dir'; list(): Promise<string[]> }
   | { kind: 'report'; content(): Promise<string> }
   | { kind: 'control'; content(): string; write(text: string): Promise<void> }
-  | { kind: 'volume'; vid: number; readOnly: boolean; size: number };
+  | { kind: 'volume'; vid: number; readOnly: boolean; size: number; name: string };
 
 type Params = Record<string, string>;
 interface Route { pattern: string; entry: (t: Tree, p: Params) => Promise<Entry | undefined> | Entry | undefined }
@@ -93,7 +96,19 @@ function findSnapshot(l: Listing, name: string, snap: string): VdiEntry | undefi
 
 function volumeEntry(e: VdiEntry | undefined, readOnly: boolean): Entry | undefined {
   if (!e) return undefined;
-  return { kind: 'volume', vid: e.vid, readOnly: readOnly || isSnapshot(e.header), size: Number(e.vdiSize) };
+  return { kind: 'volume', vid: e.vid, readOnly: readOnly || isSnapshot(e.header), size: Number(e.vdiSize), name: e.header.name };
+}
+
+/** Open volumes are shared: a writable one by the VDI's name (its vid changes with snapshots), a snapshot by vid. */
+function volumeKey(e: { vid: number; readOnly: boolean; name: string }): string {
+  return e.readOnly ? `snapshot ${e.vid}` : `vdi ${e.name}`;
+}
+
+/** A volume and the handles open on it. */
+interface OpenVolume {
+  key: string;
+  f: FollowedVdi<Volume>;
+  opens: number;
 }
 
 function match(pattern: string, path: string): Params | undefined {
@@ -111,7 +126,7 @@ function match(pattern: string, path: string): Params | undefined {
 type Handle =
   | { kind: 'text'; data: Buffer }
   | { kind: 'control'; entry: Extract<Entry, { kind: 'control' }> }
-  | { kind: 'volume'; vol: Volume; lossesSeen: number };
+  | { kind: 'volume'; open: OpenVolume; lossesSeen: number };
 
 /** What has seen the cached-write losses of a VDI up to some count (a volume handle, or detach). */
 interface LossWatcher { lossesSeen: number }
@@ -125,7 +140,7 @@ export interface TreeOptions {
 export class Tree implements FileSystem {
   /** volume/<name> attached through vdi/mount: name -> vid */
   readonly attached = new Map<string, number>();
-  private readonly volumes = new Map<string, Volume>();
+  private readonly volumes = new Map<string, OpenVolume>();
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   private readonly texts = new Map<string, { at: number; data: Promise<Buffer> }>();
@@ -203,19 +218,25 @@ export class Tree implements FileSystem {
         const name = text.replace(/\n$/, '');
         const vid = this.attached.get(name);
         if (vid === undefined) fail(E.EINVAL);
-        // as the original: a failed flush fails the detach (the volume stays attached)
-        await this.cacheOp(SD_OP.FLUSH_DEL_CACHE, vid!, this.detachWatcher(vid!));
+        // as the original: a failed flush fails the detach (the volume stays attached);
+        // after a snapshot the VDI's current vid is the one its cache holds
+        this.catalogue.invalidate();
+        const open = this.volumes.get(volumeKey({ vid: vid!, readOnly: false, name }))?.f.volume;
+        const current = open?.vid ?? (await this.working(name))?.vid ?? vid!;
+        await this.cacheOp(SD_OP.FLUSH_DEL_CACHE, current, this.detachWatcher(current));
         this.attached.delete(name);
       },
     };
   }
 
+  /** volume/<name>: the VDI of that name, followed through snapshots as vdi/<name>/volume is. */
   async attachedEntry(name: string): Promise<Entry | undefined> {
     const vid = this.attached.get(name);
     if (vid === undefined) return undefined;
-    const open = this.volumes.get(`${vid}`);
-    if (open) return { kind: 'volume', vid, readOnly: open.readOnly, size: open.size };
-    const e = (await this.catalogue.listing()).all.find((x) => x.vid === vid);
+    const open = this.volumes.get(volumeKey({ vid, readOnly: false, name }))?.f.volume;
+    if (open) return { kind: 'volume', vid: open.vid, readOnly: false, size: open.size, name };
+    const l = await this.catalogue.listing();
+    const e = l.working.get(name) ?? l.all.find((x) => x.vid === vid);
     return e ? volumeEntry(e, false) : undefined;
   }
 
@@ -247,7 +268,7 @@ export class Tree implements FileSystem {
       case 'report': return { dir: false, mode: 0o444, size: (await this.text(path, e.content)).length, mtime };
       case 'control': return { dir: false, mode: 0o644, size: Buffer.byteLength(e.content()), mtime };
       case 'volume': {
-        const open = this.volumes.get(`${e.vid}`);
+        const open = this.volumes.get(volumeKey(e))?.f.volume;
         return { dir: false, mode: e.readOnly ? 0o444 : 0o644, size: open ? open.size : e.size, mtime };
       }
     }
@@ -284,28 +305,38 @@ export class Tree implements FileSystem {
         return this.addHandle({ kind: 'control', entry: e });
       case 'volume': {
         if (writing && e.readOnly) fail(E.EROFS);
-        const key = `${e.vid}`;
-        let vol = this.volumes.get(key);
-        if (!vol) {
-          vol = new Volume(this.link, e.vid, e.readOnly, this.flags);
-          this.volumes.set(key, vol);
+        const key = volumeKey(e);
+        let open = this.volumes.get(key);
+        if (!open) {
+          open = { key, f: this.followed(e), opens: 0 };
+          this.volumes.set(key, open);
         }
-        vol.opens++;
+        open.opens++;
         try {
-          await vol.refresh();
+          // the listing may predate a snapshot: a writer asks which vid is current (a
+          // lookup is bounded as a write, so readers, bounded shorter, take the listing's)
+          if (!(writing && (await open.f.reload()))) await open.f.volume.refresh();
         } catch (err) {
-          this.releaseVolume(vol);
+          this.releaseVolume(open);
           throw err;
         }
         // losses of cached writes before this open are not this file's to report
-        return this.addHandle({ kind: 'volume', vol, lossesSeen: this.link.cached.lossCount(e.vid) });
+        return this.addHandle({ kind: 'volume', open, lossesSeen: this.link.cached.lossCount(open.f.volume.vid) });
       }
     }
   }
 
-  private releaseVolume(vol: Volume): void {
-    vol.opens--;
-    if (vol.opens <= 0 && this.volumes.get(`${vol.vid}`) === vol) this.volumes.delete(`${vol.vid}`);
+  private followed(e: Extract<Entry, { kind: 'volume' }>): FollowedVdi<Volume> {
+    const make = (vid: number): Volume => new Volume(this.link, vid, e.readOnly, this.flags);
+    return new FollowedVdi(this.link, e.name, make(e.vid), make, (vid) => {
+      this.o.log(`${e.name}: now VDI ${vid.toString(16)} (a snapshot was taken)`);
+      this.catalogue.invalidate();
+    });
+  }
+
+  private releaseVolume(open: OpenVolume): void {
+    open.opens--;
+    if (open.opens <= 0 && this.volumes.get(open.key) === open) this.volumes.delete(open.key);
   }
 
   async release(_path: string, fh: number): Promise<void> {
@@ -314,9 +345,9 @@ export class Tree implements FileSystem {
     this.handles.delete(fh);
     if (h.kind === 'volume') {
       try {
-        await h.vol.flush();
+        await h.open.f.volume.flush();
       } finally {
-        this.releaseVolume(h.vol);
+        this.releaseVolume(h.open);
       }
     }
   }
@@ -329,7 +360,7 @@ export class Tree implements FileSystem {
         const data = Buffer.from(h.entry.content());
         return data.subarray(Math.min(pos, data.length), Math.min(pos + len, data.length));
       }
-      case 'volume': return h.vol.read(len, pos);
+      case 'volume': return h.open.f.volume.read(len, pos);
     }
   }
 
@@ -340,7 +371,7 @@ export class Tree implements FileSystem {
       case 'control':
         await h.entry.write(data.toString('utf8'));
         return data.length;
-      case 'volume': return h.vol.write(data, pos);
+      case 'volume': return h.open.f.io((vol) => vol.write(data, pos));
     }
   }
 
@@ -348,18 +379,20 @@ export class Tree implements FileSystem {
     const e = await this.resolve(path);
     if (e.kind === 'dir') fail(E.EISDIR);
     if (e.kind !== 'volume') return; // as the original: lets `echo x > file` open with O_TRUNC
-    const open = this.volumes.get(`${e.vid}`);
-    const vol = open ?? new Volume(this.link, e.vid, e.readOnly, this.flags);
-    if (!open) await vol.refresh();
-    await vol.resize(size);
+    const open = this.volumes.get(volumeKey(e));
+    const f = open?.f ?? this.followed(e);
+    // the inode write of a resize is not refused on a snapshot: find the current vid first
+    if (!(await f.reload()) && !open) await f.volume.refresh();
+    await f.volume.resize(size);
     this.catalogue.invalidate();
   }
 
   async fsync(_path: string, fh: number): Promise<void> {
     const h = this.handles.get(fh);
     if (!h || h.kind !== 'volume') return;
-    await h.vol.flush();
-    await this.cacheOp(SD_OP.FLUSH_VDI, h.vol.vid, h);
+    const vol = h.open.f.volume;
+    await vol.flush();
+    await this.cacheOp(SD_OP.FLUSH_VDI, vol.vid, h);
   }
 
   /** Detach's view of a VDI's cached-write losses (it has no open file). */
@@ -415,6 +448,6 @@ export class Tree implements FileSystem {
 
   /** Wait for every volume's writes (before unmounting). */
   async flushAll(): Promise<void> {
-    await Promise.allSettled([...this.volumes.values()].map((v) => v.flush()));
+    await Promise.allSettled([...this.volumes.values()].map((v) => v.f.volume.flush()));
   }
 }

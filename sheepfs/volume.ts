@@ -1,6 +1,6 @@
 /**
  * A VDI as a file: the shared byte-range mapping (shared/vdi-volume.ts) over
- * sheepfs's link, plus what only a file has: open handles and resize. The
+ * sheepfs's link, plus what only a file has: resize. The
  * index is read again at every open() (another client may have allocated
  * objects meanwhile).
  */
@@ -13,9 +13,6 @@ import { fail, E } from './errno.js';
 export type { IoFlags } from '../shared/vdi-volume.js';
 
 export class Volume extends VdiVolume {
-  /** open handles; the volume is dropped from the cache when it reaches 0 */
-  opens = 0;
-
   /**
    * Resize: growing changes the inode's size; shrinking is refused except to
    * 0, which is what opening with O_TRUNC asks and which is ignored (as the

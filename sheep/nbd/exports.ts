@@ -18,8 +18,8 @@ import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { cField, nameTagPayload } from '../../shared/proto/vdi-name.js';
-import { VdiVolume } from '../../shared/vdi-volume.js';
+import { cField } from '../../shared/proto/vdi-name.js';
+import { FollowedVdi, lookupVid, VdiVolume } from '../../shared/vdi-volume.js';
 import type { Logger } from '../log.js';
 import type { Server } from '../server.js';
 import type { ObjectCache } from '../store/object-cache.js';
@@ -48,14 +48,16 @@ export interface ExportTarget {
 
 /**
  * The volume every connection to one export shares. A writable export's
- * volume is replaced when a snapshot gave the VDI a new working vid.
+ * volume follows the VDI's name to its new working vid after a snapshot.
  */
 export class ExportHandle {
   refs = 0;
-  /** a reload in progress (after a snapshot) */
-  reloading: Promise<boolean> | undefined;
 
-  constructor(readonly key: string, readonly target: ExportTarget, public volume: VdiVolume, readonly lockedVid: number | undefined) {}
+  constructor(readonly key: string, readonly target: ExportTarget, readonly vdi: FollowedVdi, readonly lockedVid: number | undefined) {}
+
+  get volume(): VdiVolume {
+    return this.vdi.volume;
+  }
 }
 
 /** Split `name@snapid` / `name:tag`; undefined when the name has neither. */
@@ -85,12 +87,8 @@ export class NbdExports {
     };
   }
 
-  private async lookup(name: string, snapid: number, tag: string | null): Promise<number> {
-    const h = SdHeader.request(SD_OP.GET_VDI_INFO, SD_FLAG.CMD_WRITE, 2 * SD_MAX_VDI_LEN);
-    h.vdiSnapid = snapid >>> 0;
-    const r = await this.gateway.request(h, nameTagPayload(name, tag));
-    if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `no VDI ${name}`);
-    return r.hdr.rspVdiId;
+  private lookup(name: string, snapid: number, tag: string | null): Promise<number> {
+    return lookupVid(this.gateway, name, snapid, tag);
   }
 
   /** The VDI an export name means: the name itself, else a snapshot of `name:tag` / `name@snapid`. */
@@ -147,39 +145,18 @@ export class NbdExports {
       if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `cannot lock VDI ${t.vdiName}`);
       locked = r.hdr.rspVdiId;
     }
-    const volume = new VdiVolume(this.gateway, locked ?? t.vid, t.readOnly, { cache: this.s.cache !== undefined });
+    const make = (vid: number): VdiVolume => new VdiVolume(this.gateway, vid, t.readOnly, { cache: this.s.cache !== undefined });
+    const volume = make(locked ?? t.vid);
     try {
       await volume.refresh();
     } catch (e) {
       if (locked !== undefined) await this.unlock(locked);
       throw e;
     }
-    return new ExportHandle(key, t, volume, locked);
-  }
-
-  /**
-   * A write was refused as read-only: a snapshot of the VDI was taken and its
-   * working vid moved on (QEMU's driver reloaded its inode the same way). The
-   * shared volume switches to the new vid once the writes to the old one are
-   * in; true when it did (the caller tries again).
-   */
-  reload(h: ExportHandle): Promise<boolean> {
-    if (h.target.readOnly) return Promise.resolve(false);
-    h.reloading ??= (async () => {
-      try {
-        const vid = await this.lookup(h.target.vdiName, 0, null);
-        if (vid === h.volume.vid) return false;
-        const fresh = new VdiVolume(this.gateway, vid, false, { cache: this.s.cache !== undefined });
-        await fresh.refresh();
-        await h.volume.flush();
-        h.volume = fresh;
-        this.s.log.info('nbd', `${h.target.vdiName}: now VDI ${vid.toString(16)} (a snapshot was taken)`);
-        return true;
-      } finally {
-        h.reloading = undefined;
-      }
-    })();
-    return h.reloading;
+    const moved = (vid: number): void => {
+      this.s.log.info('nbd', `${t.vdiName}: now VDI ${vid.toString(16)} (a snapshot was taken)`);
+    };
+    return new ExportHandle(key, t, new FollowedVdi(this.gateway, t.vdiName, volume, make, moved), locked);
   }
 
   /** Has a snapshot turned the volume's vid into a snapshot (the VDI works on a new vid)? */

@@ -259,16 +259,9 @@ export class NbdSession {
     // the gateway refuses data writes to a snapshot but not inode writes
     // (a discard's), so a snapshot taken meanwhile is noticed before writing
     const modifies = req.type === NBD_CMD.WRITE || req.type === NBD_CMD.TRIM || req.type === NBD_CMD.WRITE_ZEROES;
-    if (modifies && this.ctx.exports.superseded(h)) await this.ctx.exports.reload(h);
-    const vol = h.volume;
-    try {
-      return await this.executeOn(vol, req, payload);
-    } catch (e) {
-      // a snapshot moved the VDI to a new working vid: carry on there
-      if (!(e instanceof SdError && e.code === SD_RES.READONLY && !vol.readOnly)) throw e;
-      if (h.volume === vol && !(await this.ctx.exports.reload(h))) throw e;
-      return this.executeOn(h.volume, req, payload);
-    }
+    if (modifies && this.ctx.exports.superseded(h)) await h.vdi.reload();
+    // a snapshot taken since is noticed by the refused write: carry on at the new working vid
+    return h.vdi.io((vol) => this.executeOn(vol, req, payload));
   }
 
   private async executeOn(vol: VdiVolume, req: NbdRequest, payload: Buffer | undefined): Promise<Buffer | undefined> {

@@ -21,13 +21,23 @@ function cached(s: OpContext, req: SdHeader): boolean {
   return s.cache !== undefined && s.cache.handles(req.objOid, (req.flags & SD_FLAG.CMD_CACHE) !== 0);
 }
 
+/**
+ * A write into the object cache: refused on a snapshot's data as the gateway
+ * refuses it (the writer then moves to the VDI's new working vid), or it would
+ * change the snapshot in the cache and be refused at write-back.
+ */
+function cachedWrite(s: OpContext, io: ObjectIo, data: Buffer, create: boolean, cow?: bigint): Promise<void> {
+  s.gateway.writable(io);
+  return s.cache!.write(io, data, create, cow);
+}
+
 /** Client object I/O (the gateway ops). */
 export const objectOps: OpTable = {
   [SD_OP.CREATE_AND_WRITE_OBJ]: {
     kind: 'gateway',
     async handle(s, req, data) {
       const cow = (req.flags & SD_FLAG.CMD_COW) !== 0 ? req.objCowOid : undefined;
-      if (cached(s, req)) return s.cache!.write(objectIo(req), data ?? Buffer.alloc(0), true, cow);
+      if (cached(s, req)) return cachedWrite(s, objectIo(req), data ?? Buffer.alloc(0), true, cow);
       await s.gateway.createAndWrite(objectIo(req), data ?? Buffer.alloc(0), cow);
     },
   },
@@ -43,7 +53,7 @@ export const objectOps: OpTable = {
     kind: 'gateway',
     async handle(s, req, data) {
       if (!data || data.length === 0) return;
-      if (cached(s, req)) return s.cache!.write(objectIo(req), data, false);
+      if (cached(s, req)) return cachedWrite(s, objectIo(req), data, false);
       await s.gateway.write(objectIo(req), data);
     },
   },

@@ -77,7 +77,11 @@ export class ObjectCache {
 
   constructor(
     private readonly backend: CacheBackend,
-    private readonly o: { dir: string; size: number; directIo: boolean; log: Logger },
+    private readonly o: {
+      dir: string; size: number; directIo: boolean; log: Logger;
+      /** is vid a snapshot now (its dirty objects are written back by every flush)? */
+      snapshot?: (vid: number) => boolean;
+    },
   ) {
     this.files = new PlainStore({ dir: o.dir, nosync: true, trackDirty: true, log: o.log, directIo: o.directIo });
   }
@@ -194,7 +198,7 @@ export class ObjectCache {
     if (size > this.o.size) return undefined;
     let content: Buffer;
     if (!create) content = await this.backend.read({ ...io, offset: 0, flags: 0 }, size);
-    else if (cowOid !== undefined) content = await this.backend.read({ ...io, oid: cowOid, offset: 0, flags: 0 }, size);
+    else if (cowOid !== undefined) content = await this.baseContent(io, cowOid, size);
     else content = Buffer.alloc(0);
     await this.makeRoom(size);
     await this.files.create(this.ref(io.oid), 0, content, size, 0);
@@ -205,6 +209,21 @@ export class ObjectCache {
     this.entries.set(io.oid, e);
     this.used += size;
     return e;
+  }
+
+  /**
+   * The base of a copy-on-write: the cached copy when there is one (it may
+   * hold writes not written back yet, e.g. of a VDI just snapshotted).
+   */
+  private async baseContent(io: ObjectIo, cowOid: bigint, size: number): Promise<Buffer> {
+    if (this.entries.has(cowOid)) {
+      const cached = await this.locked(cowOid, async () => {
+        if (!this.entries.has(cowOid)) return undefined;
+        return this.files.read(this.ref(cowOid), 0, size);
+      });
+      if (cached) return cached;
+    }
+    return this.backend.read({ ...io, oid: cowOid, offset: 0, flags: 0 }, size);
   }
 
   private markDirty(e: Entry, offset: number, length: number): void {
@@ -272,7 +291,8 @@ export class ObjectCache {
   /** Write an entry's dirty blocks to every copy (the caller holds its lock). */
   private async writeBack(e: Entry): Promise<void> {
     if (!e.dirty.includes(1)) return;
-    const io: ObjectIo = { oid: e.oid, offset: 0, copies: e.copies, copyPolicy: e.copyPolicy, flags: 0 };
+    // acknowledged before any snapshot of the VDI was taken (later writes are refused): it lands
+    const io: ObjectIo = { oid: e.oid, offset: 0, copies: e.copies, copyPolicy: e.copyPolicy, flags: 0, writeBack: true };
     if (e.created) {
       const all = await this.files.read(this.ref(e.oid), 0, e.size);
       await this.backend.createAndWrite(io, all);
@@ -307,7 +327,10 @@ export class ObjectCache {
   }
 
   private async writeBackAll(vid?: number): Promise<number> {
-    const todo = [...this.entries.values()].filter((e) => (vid === undefined || oidToVid(e.oid) === vid) && e.dirty.includes(1));
+    // a snapshot taken since the writes was the VDI's vid: its dirty objects are
+    // part of what the VDI's flush promises (the VDI reads them through its index)
+    const mine = (e: Entry): boolean => vid === undefined || oidToVid(e.oid) === vid || this.o.snapshot?.(oidToVid(e.oid)) === true;
+    const todo = [...this.entries.values()].filter((e) => mine(e) && e.dirty.includes(1));
     let flushed = 0;
     for (let i = 0; i < todo.length; i += CACHE_FLUSH_CONCURRENCY) {
       await Promise.all(todo.slice(i, i + CACHE_FLUSH_CONCURRENCY).map((e) => this.locked(e.oid, async () => {

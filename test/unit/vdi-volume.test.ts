@@ -1,18 +1,19 @@
 /**
  * The VDI byte-range mapping (shared/vdi-volume.ts) against an in-memory
  * gateway: objects created once however many writes race for them,
- * copy-on-write from a parent, discard of whole objects in one index write.
+ * copy-on-write from a parent, discard of whole objects in one index write,
+ * and a VDI followed by name through a snapshot (FollowedVdi).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeInodeHeader, INODE_OFF, newInodeBuffer, type InodeHeader } from '../../shared/inode.js';
 import type { Gatewayed } from '../../shared/object-io.js';
-import { vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
+import { isDataObj, oidToVid, vidToDataOid, vidToVdiOid } from '../../shared/oid.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
-import { VdiVolume } from '../../shared/vdi-volume.js';
+import { FollowedVdi, VdiVolume } from '../../shared/vdi-volume.js';
 
 const OBJ = 1 << 16; // 64 KiB objects keep the test small
 const VID = 0x100;
@@ -22,12 +23,25 @@ const PARENT = 0x0ff;
 class FakeGateway implements Gatewayed {
   readonly objects = new Map<bigint, Buffer>();
   readonly log: string[] = [];
+  /** vids that are snapshots: data writes to them are refused, as the gateway does */
+  readonly snapshots = new Set<number>();
+  /** the working vid GET_VDI_INFO answers */
+  current = VID;
 
   async request(req: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
     await new Promise((r) => setImmediate(r));
     const oid = req.objOid;
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, 1);
-    const size = oid === vidToVdiOid(VID) ? newInodeBuffer().length : OBJ;
+    const size = isDataObj(oid) ? OBJ : newInodeBuffer().length;
+    if (req.opcode === SD_OP.GET_VDI_INFO) {
+      this.log.push('lookup');
+      rsp.rspVdiId = this.current;
+      return { hdr: rsp, data: Buffer.alloc(0) };
+    }
+    if ((req.opcode === SD_OP.WRITE_OBJ || req.opcode === SD_OP.CREATE_AND_WRITE_OBJ) && isDataObj(oid) && this.snapshots.has(oidToVid(oid))) {
+      this.log.push(`refused ${oid.toString(16)}`);
+      return { hdr: SdHeader.responseTo(req, SD_RES.READONLY, 1), data: Buffer.alloc(0) };
+    }
     const name = `${oid.toString(16)}@${req.objOffset}+${payload?.length ?? req.dataLength}`;
     switch (req.opcode) {
       case SD_OP.READ_OBJ: {
@@ -60,15 +74,15 @@ class FakeGateway implements Gatewayed {
   }
 }
 
-function vdi(gw: FakeGateway, slots: number[], storePolicy = 0): void {
+function vdi(gw: FakeGateway, slots: number[], storePolicy = 0, vid = VID): void {
   const h: InodeHeader = {
     name: 'v', tag: '', createTime: 1n, snapCtime: 0n, vmClockNsec: 0n, vdiSize: slots.length * OBJ, vmStateSize: 0n,
-    copyPolicy: 0, storePolicy, nrCopies: 1, blockSizeShift: 16, snapId: 1, vdiId: VID, parentVdiId: 0, btreeCounter: 0,
+    copyPolicy: 0, storePolicy, nrCopies: 1, blockSizeShift: 16, snapId: 1, vdiId: vid, parentVdiId: 0, btreeCounter: 0,
   };
   const inode = newInodeBuffer();
   encodeInodeHeader(h, inode);
   if (storePolicy === 0) slots.forEach((v, i) => inode.writeUInt32LE(v, INODE_OFF.dataVdiId + 4 * i));
-  gw.objects.set(vidToVdiOid(VID), inode);
+  gw.objects.set(vidToVdiOid(vid), inode);
 }
 
 test('racing writes to one unallocated object create it once; the rest write into it', async () => {
@@ -158,6 +172,67 @@ test('a read-only volume refuses writes and discards with READONLY', async () =>
     const code = await p.then(() => 0, (e: { code?: number }) => e.code);
     assert.is(code, SD_RES.READONLY);
   }
+});
+
+test('a followed VDI moves to its new working vid when a snapshot refuses its writes, once for all racing writes', async () => {
+  const NEW = 0x101;
+  const gw = new FakeGateway();
+  vdi(gw, [VID, 0]);
+  gw.objects.set(vidToDataOid(VID, 0), Buffer.alloc(OBJ, 1));
+  const make = (vid: number): VdiVolume => new VdiVolume(gw, vid, false, { cache: false });
+  const moves: number[] = [];
+  const f = new FollowedVdi(gw, 'v', make(VID), make, (vid) => moves.push(vid));
+  await f.volume.refresh();
+  // the snapshot: VID is frozen, NEW shares its objects
+  vdi(gw, [VID, 0], 0, NEW);
+  gw.snapshots.add(VID);
+  gw.current = NEW;
+  await Promise.all([0, 1, 2].map((i) => f.io((v) => v.write(Buffer.alloc(512, 10 + i), 1024 * i))));
+  assert.is(f.volume.vid, NEW);
+  assert.equal(moves, [NEW]);
+  assert.is(gw.log.filter((l) => l === 'lookup').length, 1, gw.log.join('\n'));
+  assert.is(gw.log.filter((l) => l.startsWith('create')).length, 1, 'one copy-on-write of the shared object');
+  assert.ok(gw.objects.get(vidToDataOid(VID, 0))!.equals(Buffer.alloc(OBJ, 1)), 'the snapshot keeps its data');
+  const back = await f.io((v) => v.read(3 * 1024, 0));
+  for (let i = 0; i < 3; i++) assert.ok(back.subarray(1024 * i, 1024 * i + 512).equals(Buffer.alloc(512, 10 + i)));
+  assert.ok(back.subarray(512, 1024).equals(Buffer.alloc(512, 1)), 'the rest of the object comes from the snapshot');
+});
+
+test('an object whose slot the snapshot missed (set while it was taken) is copied into the new working vid', async () => {
+  const NEW = 0x101;
+  const gw = new FakeGateway();
+  vdi(gw, [0, 0]);
+  const make = (vid: number): VdiVolume => new VdiVolume(gw, vid, false, { cache: false });
+  const f = new FollowedVdi(gw, 'v', make(VID), make);
+  await f.volume.refresh();
+  // the snapshot copies the index before the write sets slot 1; the write is acknowledged
+  vdi(gw, [0, 0], 0, NEW);
+  await f.io((v) => v.write(Buffer.alloc(512, 7), OBJ + 512));
+  gw.snapshots.add(VID);
+  gw.current = NEW;
+  await f.io((v) => v.write(Buffer.alloc(512, 8), 0));
+  assert.is(f.volume.vid, NEW);
+  assert.is(gw.objects.get(vidToVdiOid(NEW))!.readUInt32LE(INODE_OFF.dataVdiId + 4), NEW, 'slot 1 points at a copy of its own');
+  const back = await f.io((v) => v.read(1024, OBJ));
+  assert.ok(back.subarray(512).equals(Buffer.alloc(512, 7)), 'the acknowledged write is in the working VDI');
+  assert.ok((await f.io((v) => v.read(512, 0))).equals(Buffer.alloc(512, 8)));
+});
+
+test('a followed snapshot (read-only) never moves: READONLY is the answer', async () => {
+  const gw = new FakeGateway();
+  vdi(gw, [VID]);
+  const make = (vid: number): VdiVolume => new VdiVolume(gw, vid, true, { cache: false });
+  const f = new FollowedVdi(gw, 'v', make(VID), make);
+  await f.volume.refresh();
+  gw.current = 0x101;
+  try {
+    await f.io((v) => v.write(Buffer.alloc(512), 0));
+    assert.unreachable('the write was taken');
+  } catch (e) {
+    assert.is((e as { code?: number }).code, SD_RES.READONLY);
+  }
+  assert.is(f.volume.vid, VID);
+  assert.not.ok(gw.log.includes('lookup'));
 });
 
 test.run();
