@@ -294,7 +294,8 @@ export class LogClusterDriver implements ClusterDriver {
   }
 
   private maybeGrant(): void {
-    if (this.blockGranted || this.blocks[0] !== this.id) return;
+    // a stopped engine's waiters were ended (endBlockWaiters): an event still being applied grants nothing
+    if (this.stopped || this.blockGranted || this.blocks[0] !== this.id) return;
     const waiter = this.blockWaiters.shift();
     assert(waiter, 'a granted block has a waiter');
     this.blockGranted = true;
