@@ -12,6 +12,7 @@ import { SD_RES } from '../../shared/proto/results.js';
 import { CachedWrites } from '../../sheepfs/cached-writes.js';
 import type { Catalogue } from '../../sheepfs/catalogue.js';
 import { E, FsError } from '../../sheepfs/errno.js';
+import { errnoOf } from '../lib/fs-errno.js';
 import type { SheepLink } from '../../sheepfs/link.js';
 import { Tree, type Entry } from '../../sheepfs/tree.js';
 
@@ -40,15 +41,6 @@ function treeWith(answer: () => number | Error) {
   return { tree, sent };
 }
 
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    assert.instance(e, FsError);
-    return (e as FsError).errno;
-  }
-}
 
 test('a failed flush fails the detach and keeps the volume attached', async () => {
   for (const answer of [() => SD_RES.EIO, () => new SdError(SD_RES.NETWORK_ERROR, 'no sheep answered')]) {

@@ -17,21 +17,13 @@ import { SD_RES } from '../../shared/proto/results.js';
 import { CachedWrites } from '../../sheepfs/cached-writes.js';
 import type { Catalogue } from '../../sheepfs/catalogue.js';
 import { E, FsError } from '../../sheepfs/errno.js';
+import { errnoOf } from '../lib/fs-errno.js';
 import type { HostPort, SheepLink } from '../../sheepfs/link.js';
 import { Tree } from '../../sheepfs/tree.js';
 
 const A = { host: '127.0.0.1', port: 7101 };
 const VID = 0xabc;
 
-async function errnoOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 0;
-  } catch (e) {
-    assert.instance(e, FsError);
-    return (e as FsError).errno;
-  }
-}
 
 /** A volume's fsync from an open file whose view of the losses is `seen` (Tree.cacheOp, as fsync calls it). */
 function fsyncOf(tree: Tree, seen: { lossesSeen: number }): Promise<void> {
