@@ -11,7 +11,7 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { CachedWrites } from '../../sheepfs/cached-writes.js';
 import type { Catalogue } from '../../sheepfs/catalogue.js';
-import { E, FsError } from '../../sheepfs/errno.js';
+import { E } from '../../sheepfs/errno.js';
 import { errnoOf } from '../lib/fs-errno.js';
 import type { SheepLink } from '../../sheepfs/link.js';
 import { Tree, type Entry } from '../../sheepfs/tree.js';

@@ -16,7 +16,7 @@ import { SD_OP } from '../../shared/proto/opcodes.js';
 import { SD_RES } from '../../shared/proto/results.js';
 import { CachedWrites } from '../../sheepfs/cached-writes.js';
 import type { Catalogue } from '../../sheepfs/catalogue.js';
-import { E, FsError } from '../../sheepfs/errno.js';
+import { E } from '../../sheepfs/errno.js';
 import { errnoOf } from '../lib/fs-errno.js';
 import type { HostPort, SheepLink } from '../../sheepfs/link.js';
 import { Tree } from '../../sheepfs/tree.js';
