@@ -101,6 +101,8 @@ export class Recovery {
   private opsDrained: (() => void)[] = [];
   /** oldest epoch recovery needs to look back to: all members had recovered it */
   lastGatheredEpoch = 1;
+  /** Newest epoch whose set-aside pass completed: every live local copy was owned through it. */
+  private setAsideThrough: number | undefined;
   private reported = { epoch: 0, nodes: new Set<string>() };
   /** `interval`: the interval as it was set (GET_RECOVERY reports it back exactly) */
   throttle: { max: number; intervalMs: number; interval?: bigint } = { max: 0, intervalMs: 0 };
@@ -186,6 +188,9 @@ export class Recovery {
    */
   start(tgtEpoch: number, notify: boolean): void {
     if (this.s.group.status !== SD_STATUS.OK) return;
+    // the first recovery of this process: what is live here was owned up to
+    // the epoch it looks back from (set aside otherwise, when the sheep joined)
+    this.setAsideThrough ??= Math.min(tgtEpoch, this.s.group.epoch);
     const gen = ++this.gen;
     let markListReady!: () => void;
     const listReady = new Promise<void>((resolve) => { markListReady = resolve; });
@@ -222,10 +227,24 @@ export class Recovery {
     this.check(r);
     const store = this.s.store;
     if (store) {
+      // a copy is kept only if this node owned it in every epoch since the
+      // last pass that completed: a pass superseded by the next epoch may have
+      // left a copy this node did not own in between (writes went elsewhere),
+      // and owning it again must not make that out-of-date copy current
+      const rings = await this.ringsSince(this.setAsideThrough!, r.epoch);
       for (const name of [...store.names()]) {
         const ref = parseObjectName(name);
-        if (ref && !this.owns(ref)) await store.moveToStale(ref, r.tgtEpoch);
+        if (!ref) continue;
+        const gap = rings.find((x) => !this.ownsIn(ref, x.ring));
+        if (!gap) continue;
+        // a peer op of this epoch may remove it meanwhile (a degraded EC write
+        // drops the strips nobody holds now): then there is nothing to set aside
+        await store.moveToStale(ref, Math.min(r.tgtEpoch, gap.epoch - 1)).catch((e: unknown) => {
+          if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
+        });
+        this.check(r);
       }
+      this.setAsideThrough = r.epoch;
       this.check(r);
       const full = await recoveryWouldFillDisk(this.s);
       this.check(r);
@@ -375,11 +394,25 @@ export class Recovery {
     return ring.holders(oid, strips ?? this.copies(oid)).some((n) => this.s.peers.isSelf(n));
   }
 
-  private owns(ref: ObjectRef): boolean {
-    const ring = this.s.group.ring;
+  /** Does this node hold `ref` in that ring (that strip of it, for EC)? */
+  private ownsIn(ref: ObjectRef, ring: VnodeRing): boolean {
     if (ring.isEmpty) return false;
     if (ref.ec === undefined) return this.ownsOid(ref.oid, ring);
     return this.myStrip(ref.oid, ring) === ref.ec;
+  }
+
+  /**
+   * The rings of the epochs after `from` up to `to` (at least `to`'s, the
+   * current one). An epoch whose members are unknown here has an empty ring:
+   * nothing is taken to be owned in it.
+   */
+  private async ringsSince(from: number, to: number): Promise<{ epoch: number; ring: VnodeRing }[]> {
+    const out = [{ epoch: to, ring: this.s.group.ring }];
+    for (let e = Math.min(from, to - 1) + 1; e < to; e++) {
+      const nodes = await this.epochNodes(e);
+      out.push({ epoch: e, ring: new VnodeRing(nodes ? this.s.group.effective(nodes) : []) });
+    }
+    return out.sort((a, b) => a.epoch - b.epoch);
   }
 
   private ref(oid: bigint): ObjectRef {

@@ -116,6 +116,37 @@ test('a recovery superseded by the next epoch ends; the new one completes for th
   }
 });
 
+test('a copy not owned in an epoch whose recovery was superseded is not taken for current when owned again', async () => {
+  const sim = await cluster([A, B, C]);
+  try {
+    // an object A holds in epoch 1 and again in epoch 3 ([A, B, C] again), but
+    // not in epoch 2 ([A, B, C, D]), whose holders include one of B, C
+    const e2 = new RecoverySim();
+    for (const p of [A, B, C, D]) await e2.add(p);
+    e2.setEpoch([A, B, C, D]);
+    const x = OIDS.find((oid) => sim.holders(oid).includes(A) && !e2.holders(oid).includes(A)
+      && e2.holders(oid).some((p) => p === B || p === C))!;
+    await e2.close();
+    assert.ok(x !== undefined, 'such an object among OIDS');
+    sim.setEpoch([A, B, C, D]);
+    // written in epoch 2: A does not get it
+    const newer = Buffer.alloc(SIM_OBJ_SIZE, 0xab);
+    for (const p of sim.holders(x)) await sim.get(p).store.create({ oid: x, ec: undefined }, 0, newer, SIM_OBJ_SIZE, 2);
+    sim.startAll();
+    // D leaves before any recovery of epoch 2 got to set its copies aside
+    sim.down.add(D);
+    sim.setEpoch([A, B, C]);
+    sim.startAll();
+    await sim.settled();
+    for (const p of sim.holders(x)) {
+      const got = await sim.get(p).store.read({ oid: x, ec: undefined }, 0, SIM_OBJ_SIZE);
+      assert.ok(got.equals(newer), `${p} holds the copy written in epoch 2`);
+    }
+  } finally {
+    await sim.close();
+  }
+});
+
 test('a peer op for an object not recovered yet recovers it first', async () => {
   const sim = await cluster([A, B, C]);
   try {
