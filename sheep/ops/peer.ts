@@ -1,4 +1,4 @@
-import { SdError } from '../../shared/errors.js';
+import { resultOf, SdError } from '../../shared/errors.js';
 import { ecPolicyToDp, isEcObj, isSparseObj, isLedgerObj, SD_LEDGER_OBJ_SIZE } from '../../shared/oid.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
@@ -85,9 +85,17 @@ const readPeer: OpHandler = async (s, req, _data, rsp) => {
     // disk: an open file handle would still serve a file removed meanwhile
     throw new SdError(SD_RES.NO_OBJ);
   }
-  if ((req.flags & SD_FLAG.CMD_RECOVERY) !== 0 && !store.exists(ref)) {
-    // a recovering node asks for the copy as of obj.tgt_epoch: a stale copy
-    // moved aside at that epoch or later is as new as it gets
+  if ((req.flags & SD_FLAG.CMD_RECOVERY) !== 0) {
+    // a recovering node asks for the copy as of obj.tgt_epoch: the live one,
+    // else a stale copy moved aside at that epoch or later (as new as it gets);
+    // a live copy that goes aside while it is read is read there
+    if (store.exists(ref)) {
+      const live = await store.read(ref, req.objOffset, req.dataLength).catch((e: unknown) => {
+        if (resultOf(e) !== SD_RES.NO_OBJ) throw e;
+        return undefined;
+      });
+      if (live) return live;
+    }
     const tag = store.staleEpoch(ref);
     if (tag === undefined || tag < req.objTgtEpoch) throw new SdError(SD_RES.NO_OBJ);
     return store.readStale(ref, tag, req.objOffset, req.dataLength);

@@ -411,16 +411,26 @@ export class PlainStore implements ObjectStore {
     const name = objectName(ref.oid, ref.ec);
     if (!this.live.has(name)) throw noObj();
     this.dropFd(name);
-    await fsp.rename(this.path(name), join(this.staleDir, `${name}.${epoch}`));
+    const to = join(this.staleDir, `${name}.${epoch}`);
+    // the stale name first, then the live one goes: a recovery read finds the
+    // copy under one name or the other at every moment, never neither (a
+    // "no such copy" answer would tell the reader no write reached it)
+    await fsp.rm(to, { force: true });
+    const linked = await fsp.link(this.path(name), to).then(() => true, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw noObj();
+      return false; // no hard links here: a rename, with its short gap
+    });
+    if (!linked) await fsp.rename(this.path(name), to);
+    this.live.delete(name);
+    this.dirty.delete(name);
+    this.addStale(name, epoch);
+    this.usedCache = null;
+    if (linked) await fsp.unlink(this.path(name)).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
     if (!this.o.nosync) await syncDir(this.staleDir);
     if (this.tracking) {
       this.markDirDirty(this.dirOf(name));
       this.markDirDirty(this.staleDir);
     }
-    this.live.delete(name);
-    this.dirty.delete(name);
-    this.addStale(name, epoch);
-    this.usedCache = null;
     await this.o.meta?.delObj(name);
   }
 
