@@ -121,17 +121,16 @@ export class EcIo implements StripIo {
 
   /**
    * Rebuild one strip of an object for recovery (protocol.md §12.5) and return
-   * its bytes (the whole strip file, `object size / d` bytes).
-   *
-   * First the strip itself is looked for: on the node at position `stripIndex`
-   * of each holder list in `sources` (and on every node of a list shorter than
-   * d+p, whose zones could not spread the strips). Failing that, any d other
-   * strips are gathered the same way, in ascending index order, and decoded.
+   * its bytes (the whole strip file, `object size / d` bytes): the strip
+   * itself where a holder has it, else decoded from d others, all of one write
+   * generation (see EpochWalk: an older epoch's copies are used only where the
+   * newer epochs prove that no write completed in them).
    *
    * @param oid an erasure-coded object (its VDI's policy gives d and p)
    * @param stripIndex 0 … d+p−1: data strips first, then parity
    * @param sources holder lists (ring order, as `VnodeRing.holders(oid, d+p)`)
-   *   to try, newest epoch first; nodes that are not current members are skipped
+   *   of the epochs to look back on, besides the ones this node knows;
+   *   nodes that are not current members cannot answer
    * @param epochs the epoch of each list in `sources`. Every read carries the
    *   RECOVERY flag (so it never waits on the holder's own recovery) with
    *   `obj.tgt_epoch` = the list's epoch, which lets a holder answer from a
@@ -153,25 +152,15 @@ export class EcIo implements StripIo {
     // caller's lists miss (a recovery interrupted by the next epoch) is found there
     if (!this.s.group.ring.isEmpty) lists.push({ nodes: this.s.group.ring.holders(oid, total), tgtEpoch: now });
     lists.push(...await this.history(oid, g));
-    // One epoch at a time, newest first: the strips of one epoch's holders are
-    // of one write generation. A write made with holders missing (a degraded
-    // write) left some strip indices unwritten; an older epoch's copy of such
-    // a strip is older than the rest, so it must be rebuilt from the newer
-    // strips rather than fetched from the epoch that still has it.
-    for (const list of lists) {
-      const one = new StripGather(this, oid, g, 0, g.stripFileSize, [list]);
-      if (await one.one(stripIndex)) return one.slots[stripIndex]!;
-      const rest = [...Array(total).keys()].filter((i) => i !== stripIndex);
-      await one.some(rest, d);
-      if (one.count >= d) return Buffer.from(g.code.reconstruct(one.slots, [stripIndex])[0]!);
+    const walk = new EpochWalk(this, oid, g, 0, g.stripFileSize);
+    await walk.run(lists, () => walk.has(stripIndex) || walk.count >= d);
+    if (walk.has(stripIndex)) {
+      this.s.log.debug('ec', `${oid.toString(16)}: strip ${stripIndex} from ${walk.whence(stripIndex)}`);
+      return walk.slots[stripIndex]!;
     }
-    // no epoch alone has enough: take what can be found anywhere
-    const gather = new StripGather(this, oid, g, 0, g.stripFileSize, lists);
-    if (await gather.one(stripIndex)) return gather.slots[stripIndex]!;
-    const others = [...Array(total).keys()].filter((i) => i !== stripIndex);
-    await gather.some(others, d);
-    if (gather.count < d) throw gather.failure();
-    return Buffer.from(g.code.reconstruct(gather.slots, [stripIndex])[0]!);
+    if (walk.count < d) throw walk.failure();
+    this.s.log.debug('ec', `${oid.toString(16)}: strip ${stripIndex} decoded from ${walk.whence()}`);
+    return Buffer.from(g.code.reconstruct(walk.slots, [stripIndex])[0]!);
   }
 
   // --- internals -----------------------------------------------------------------
@@ -211,24 +200,25 @@ export class EcIo implements StripIo {
   private async readStripes(oid: bigint, g: EcGeometry, first: number, count: number): Promise<Buffer> {
     const { d } = g.code;
     const w = g.code.stripSize;
+    const data = [...Array(d).keys()];
     return this.s.gateway.retrying(`read strips of ${oid.toString(16)}`, async () => {
-      const gather = new StripGather(this, oid, g, first * w, count * w, [{ nodes: this.holders(oid, g) }]);
-      const data = [...Array(d).keys()];
-      await Promise.all(data.map((j) => gather.one(j)));
-      if (gather.missing(data).length > 0) {
-        gather.addSources(await this.history(oid, g));
-        await Promise.all(gather.missing(data).map((j) => gather.one(j)));
+      const holders = this.holders(oid, g);
+      const walk = new EpochWalk(this, oid, g, first * w, count * w);
+      // the data strips from their current holders (each waits for its own
+      // recovery of the object): the common case, nothing to decode
+      await walk.read({ nodes: holders }, data);
+      if (walk.missing(data).length > 0) {
+        // then as recovery would: the current epoch, and older ones only as far
+        // as they are sure to hold the newest generation (EpochWalk)
+        const now = this.s.group.epoch;
+        await walk.run([{ nodes: holders, tgtEpoch: now }, ...await this.history(oid, g)],
+          () => walk.missing(data).length === 0 || walk.count >= d);
+        if (walk.count < d) throw walk.failure();
+        this.s.log.debug('ec', `${oid.toString(16)}: data strips ${walk.missing(data).join(',')} decoded from ${walk.whence()}`);
       }
-      const lost = gather.missing(data);
-      if (lost.length > 0) {
-        const parity = [...Array(g.code.p).keys()].map((k) => d + k);
-        await gather.some(parity, lost.length);
-        if (gather.count < d) throw gather.failure();
-        this.s.log.debug('ec', `${oid.toString(16)}: decoding data strips ${lost.join(',')}`);
-      }
-      const strips = gather.missing(data).length === 0
-        ? data.map((j) => gather.slots[j]!)
-        : g.code.reconstruct(gather.slots, data);
+      const strips = walk.missing(data).length === 0
+        ? data.map((j) => walk.slots[j]!)
+        : g.code.reconstruct(walk.slots, data);
       return joinStripes(strips, d);
     });
   }
@@ -344,87 +334,126 @@ export class EcIo implements StripIo {
   }
 }
 
-/** A holder list to look for strips on; with tgtEpoch, reads are recovery reads as of that epoch. */
+/** The holders of one epoch (ring order); with tgtEpoch, reads are recovery reads as of that epoch. */
 interface StripSource {
   nodes: SdNode[];
   tgtEpoch?: number;
 }
 
 /**
- * Strips of one object range collected from candidate nodes. The candidates of
- * strip j are, list by list, the node at position j, and every node of a list
- * shorter than d+p. Each (node, strip, epoch) is asked once.
+ * Strips of one object range, gathered epoch by epoch, newest first, so that
+ * what is decoded is one write generation (issue 13).
+ *
+ * Strip j of epoch e is asked of the j-th holder of that epoch's ring, as of
+ * e: its live copy, or a stale one moved aside at e or later. A write that
+ * completed in epoch e reached every holder of e, so the copies as of e are of
+ * its generation or newer; a copy as of an OLDER epoch may lack that write and
+ * must not be mixed in. An older epoch is therefore looked at only when epoch
+ * e shows that no write completed in it: one of its holders answered that it
+ * has no copy as of e (it never had its strip then), or e had fewer holders
+ * than data strips (no write could complete). Copies found in such an epoch
+ * are of the same generation as the older epoch's (recovered from it) and are
+ * kept. When a holder of e cannot be reached and the others are too few, the
+ * walk stops: the strips as of e are on that holder, and older ones would
+ * decode a mix (a block acknowledged in e read back torn).
+ *
+ * Only the j-th holder is asked for strip j: another node's copy of strip j
+ * (from an epoch where it held j) is as old as that epoch.
  */
-class StripGather {
+class EpochWalk {
   readonly slots: (Buffer | undefined)[];
+  private readonly from: string[] = [];
   private readonly errors: unknown[] = [];
-  private readonly tried = new Set<string>();
-  private readonly sources: StripSource[] = [];
+  /** the walk stopped at an epoch some of whose holders could not tell what they hold */
+  private unsure = false;
 
   constructor(
     private readonly ec: EcIo, private readonly oid: bigint, private readonly g: EcGeometry,
-    private readonly offset: number, private readonly length: number, sources: StripSource[],
+    private readonly offset: number, private readonly length: number,
   ) {
     this.slots = new Array(g.code.total).fill(undefined);
-    this.addSources(sources);
-  }
-
-  addSources(lists: StripSource[]): void {
-    this.sources.push(...lists);
   }
 
   get count(): number {
     return this.slots.filter((s) => s !== undefined).length;
   }
 
+  has(j: number): boolean {
+    return this.slots[j] !== undefined;
+  }
+
   missing(indices: readonly number[]): number[] {
     return indices.filter((j) => this.slots[j] === undefined);
   }
 
-  private candidates(j: number): { node: SdNode; tgtEpoch?: number }[] {
-    const out: { node: SdNode; tgtEpoch?: number }[] = [];
-    const add = (node: SdNode | undefined, tgtEpoch: number | undefined) => {
+  /** Where the strips came from (for the log): `j:port@epoch`. */
+  whence(j?: number): string {
+    return (j === undefined ? this.from.filter(Boolean) : [this.from[j]]).join(' ');
+  }
+
+  /**
+   * Ask the holders of one list for the strips `indices` still missing. Per
+   * index: 'have' (now here), 'none' (the holder has no copy), 'unknown'
+   * (not a member, did not answer, or the list has no holder for it).
+   */
+  async read(src: StripSource, indices: readonly number[]): Promise<('have' | 'none' | 'unknown')[]> {
+    const out: ('have' | 'none' | 'unknown')[] = new Array(this.g.code.total).fill('unknown');
+    await Promise.all(indices.map(async (j) => {
+      if (this.slots[j]) {
+        out[j] = 'have';
+        return;
+      }
+      const node = src.nodes[j];
       if (!node || !this.ec.isMember(node)) return;
-      if (out.some((c) => sameNode(c.node, node) && c.tgtEpoch === tgtEpoch)) return;
-      out.push({ node, tgtEpoch });
-    };
-    for (const src of this.sources) add(src.nodes[j], src.tgtEpoch);
-    for (const src of this.sources) {
-      if (src.nodes.length < this.g.code.total) for (const n of src.nodes) add(n, src.tgtEpoch);
-    }
+      try {
+        const data = await this.ec.fetchStrip(node, this.oid, this.g, j, this.offset, this.length, src.tgtEpoch);
+        if (!this.slots[j]) {
+          this.slots[j] = data;
+          this.from[j] = `${j}:${node.port}@${src.tgtEpoch ?? 'now'}`;
+        }
+        out[j] = 'have';
+      } catch (e) {
+        this.errors.push(e);
+        out[j] = resultOf(e) === SD_RES.NO_OBJ ? 'none' : 'unknown';
+      }
+    }));
     return out;
   }
 
-  /** Look for strip j on its candidates in turn; true once it is here. */
-  async one(j: number): Promise<boolean> {
-    if (this.slots[j]) return true;
-    for (const { node, tgtEpoch } of this.candidates(j)) {
-      const key = `${nodeKey(node)}/${j}/${tgtEpoch ?? 'now'}`;
-      if (this.tried.has(key)) continue;
-      this.tried.add(key);
-      try {
-        this.slots[j] = await this.ec.fetchStrip(node, this.oid, this.g, j, this.offset, this.length, tgtEpoch);
-        return true;
-      } catch (e) {
-        this.errors.push(e);
+  /**
+   * Walk the lists, newest epoch first (duplicate epochs once), until `enough`
+   * or until an epoch may hold a write that older epochs lack.
+   */
+  async run(lists: readonly StripSource[], enough: () => boolean): Promise<void> {
+    const { d, total } = this.g.code;
+    const all = [...Array(total).keys()];
+    const seen = new Set<number>();
+    const ordered = [...lists].sort((a, b) => (b.tgtEpoch ?? 0) - (a.tgtEpoch ?? 0));
+    let last: number | undefined;
+    for (const src of ordered) {
+      if (src.tgtEpoch !== undefined) {
+        if (seen.has(src.tgtEpoch)) continue;
+        seen.add(src.tgtEpoch);
+        // an epoch whose members are unknown here may hold a write: no further back
+        if (last !== undefined && src.tgtEpoch < last - 1) {
+          this.unsure = true;
+          return;
+        }
+        last = src.tgtEpoch;
       }
+      if (enough()) return;
+      const held = Math.min(src.nodes.length, total);
+      const got = await this.read(src, all);
+      if (enough()) return;
+      // fewer holders than data strips: no write could complete in this epoch
+      if (held < d) continue;
+      // a holder without its strip as of this epoch: no write completed in it
+      if (got.slice(0, held).includes('none')) continue;
+      // every holder had its strip, or some could not tell: this epoch may
+      // hold the newest generation, which older epochs lack
+      this.unsure = got.slice(0, held).includes('unknown');
+      return;
     }
-    return false;
-  }
-
-  /** Get `need` more strips among `indices`, trying them in order, `need` at a time. */
-  async some(indices: readonly number[], need: number): Promise<number> {
-    let got = 0;
-    let next = 0;
-    const worker = async () => {
-      while (got < need && next < indices.length) {
-        const j = indices[next++]!;
-        if (this.slots[j]) continue;
-        if (await this.one(j)) got++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(0, need) }, worker));
-    return got;
   }
 
   /**
@@ -436,7 +465,7 @@ class StripGather {
   failure(): unknown {
     const retry = this.errors.find((e) => RETRYABLE.has(resultOf(e)));
     if (retry) return retry;
-    if (this.count > 0) {
+    if (this.count > 0 || this.unsure) {
       return new SdError(SD_RES.EIO, `only ${this.count} of the ${this.g.code.d} strips needed for ${this.oid.toString(16)} can be reached`);
     }
     const other = this.errors.find((e) => resultOf(e) !== SD_RES.NO_OBJ);

@@ -46,8 +46,15 @@ test('3 of 6 strips reachable: EIO (the object exists), not NO_OBJ', async () =>
 });
 
 test('no strip anywhere: NO_OBJ (deleted)', async () => {
+  // every holder is up and answers that it has no such strip
+  const ec = ecWith(six);
+  const shifted = [...six.slice(1), six[0]!];
+  assert.is(await codeOf(ec.rebuildStrip(0x1n, 0, [shifted], [4])), SD_RES.NO_OBJ);
+});
+
+test('every holder down: not NO_OBJ (they may hold it)', async () => {
   const ec = ecWith(six.slice(3));
-  assert.is(await codeOf(ec.rebuildStrip(0x1n, 0, [[six[0]!, six[1]!, six[2]!, six[0]!, six[1]!, six[2]!]], [4])), SD_RES.NO_OBJ);
+  assert.is(await codeOf(ec.rebuildStrip(0x1n, 0, [[six[0]!, six[1]!, six[2]!, six[0]!, six[1]!, six[2]!]], [4])), SD_RES.EIO);
 });
 
 test('4 of 6 reachable: rebuilt', async () => {
