@@ -357,15 +357,22 @@ export function pairsInOrder(random: () => number, sheep: readonly number[]): [n
 export function ecPairs(name: string, count: number, seed?: number): Promise<ScheduleResult> {
   return withCluster(name, { copies: 2, journal: false, ec: true }, async (c, h, random, all, _disks, writer) => {
     const pairs = pairsInOrder(random, all).slice(0, count);
+    // a writer's gateway may be one of the pair: its stripe write, cut off
+    // after some holders took it, fails and may tear its own block (the EC
+    // write hole); a block acknowledged before must never tear
+    h.tornByFailedWrites = true;
     const up = new Set(all);
     const w = startWriters(h, random, WRITERS, writer(() => [...up]));
     await acksReach(h, STEP_ACKS);
     for (const pair of pairs) {
       for (const v of pair) up.delete(v);
+      h.log.push(`# kill -9 of sheep ${pair.join(',')}`);
       await Promise.all(pair.map((v) => c.kill9(v)));
       await acksReach(h, h.acks + STEP_ACKS);
+      h.log.push(`# sheep ${pair.join(',')} restart`);
       await bringBack(c, pair, up);
       await settle(c, all);
+      h.log.push('# recovered');
     }
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
@@ -392,6 +399,7 @@ export function ecThree(name: string, seed?: number): Promise<ScheduleResult> {
     // one more holder lost than 4:2 tolerates: a write failing mid-stripe may tear its own blocks
     h.tornByFailedWrites = true;
     for (const v of victims) up.delete(v);
+    h.log.push(`# kill -9 of sheep ${victims.join(',')}`);
     for (const v of victims) process.kill(c.pids.get(v)!, 'SIGKILL');
     await Promise.all(victims.map((v) => c.kill9(v)));
     const outageFrom = h.log.length;
@@ -402,8 +410,10 @@ export function ecThree(name: string, seed?: number): Promise<ScheduleResult> {
     const begun = new Set(outage.filter((l) => l.startsWith('try ')).map((l) => l.slice(4)));
     const ackedInOutage = outage.filter((l) => l.startsWith('ack ') && begun.has(l.slice(4)));
     assert.equal(ackedInOutage, [], 'no write begun with 3 of 6 sheep down was acknowledged');
+    h.log.push(`# sheep ${victims.join(',')} restart`);
     await bringBack(c, victims, up);
     await settle(c, all);
+    h.log.push('# recovered');
     await acksReach(h, h.acks + STEP_ACKS);
     await w.stop();
     assert.is(w.unknown(), 0, 'every write ended with an answer');
