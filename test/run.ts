@@ -105,7 +105,8 @@ function runFile(file: string, timeoutMs: number, pidDir: string): Promise<FileR
 
 async function main(): Promise<void> {
   const filters = process.argv.slice(2);
-  const files = findTests(here).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+  // matched against the path under build/test, not the checkout's own path (which may hold the substring)
+  const files = findTests(here).filter((f) => filters.length === 0 || filters.some((s) => relative(here, f).includes(s)));
   const pidDir = mkdtempSync(join(tmpdir(), 'sheepdog-test-pids-'));
   let passed = 0, failed = 0, skipped = 0;
   const failures: string[] = [];
