@@ -19,7 +19,7 @@ import { Group, type GroupEvents } from './group.js';
 import { StoreLock } from './lock.js';
 import { Logger } from './log.js';
 import { MetaStore, SD_FORMAT_VERSION, type EpochRecord } from './meta.js';
-import { MetricsServer } from './metrics.js';
+import type { MetricsServer } from './metrics.js';
 import { NbdServer } from './nbd/server.js';
 import { clusterOp, lookupOp } from './ops/index.js';
 import { SHEEP_VERSION, type SheepOptions } from './options.js';
@@ -162,7 +162,8 @@ export class Sheep {
     });
     await this.server.listen();
     this.nbd = await NbdServer.start(this);
-    this.metrics = await MetricsServer.start(this);
+    // prom-client is loaded only with --metrics: it costs every other start time
+    if (o.metrics) this.metrics = await (await import('./metrics.js')).MetricsServer.start(this);
     stageTimesAtExit(o.port);
     await this.writePidFile();
     this.installSignals();

@@ -31,7 +31,9 @@ export interface ClusterDriver {
   notify(msg: Buffer): Promise<void>;
   /**
    * Wait for the cluster-wide block: at most one member holds it, granted in
-   * request order. The holder must call unblock.
+   * request order, and only once every member has applied every event before
+   * the request (so the holder's work never reaches a member that has still to
+   * apply, say, a format). The holder must call unblock.
    */
   block(): Promise<void>;
   /** Release the block and broadcast msg (delivered before the next block is granted). */

@@ -34,6 +34,8 @@ type Event =
   | { t: 'leave'; m: string }
   | { t: 'notify'; m: string; payload: Buffer }
   | { t: 'block'; m: string }
+  /** m has applied every event up to the block event at sequence `of` */
+  | { t: 'ack'; m: string; of: number }
   | { t: 'unblock'; m: string; payload: Buffer }
   | { t: 'update'; m: string; node: SdNode };
 
@@ -72,6 +74,7 @@ function encodeEvent(e: Event): Buffer {
   switch (e.t) {
     case 'join': return frame({ t: e.t, m: e.m, node: nodeHex(e.node) }, e.payload);
     case 'update': return frame({ t: e.t, m: e.m, node: nodeHex(e.node) });
+    case 'ack': return frame({ t: e.t, m: e.m, of: e.of });
     case 'notify':
     case 'unblock': return frame({ t: e.t, m: e.m }, e.payload);
     default: return frame({ t: e.t, m: e.m });
@@ -87,6 +90,7 @@ function decodeEvent(b: Buffer): Event {
     case 'notify': return { t: 'notify', m, payload };
     case 'unblock': return { t: 'unblock', m, payload };
     case 'block': return { t: 'block', m };
+    case 'ack': return { t: 'ack', m, of: Number(h.of) };
     case 'leave': return { t: 'leave', m };
     default: throw new Error(`unknown cluster event type ${String(h.t)}`);
   }
@@ -117,7 +121,9 @@ function decodeResolution(b: Buffer): Resolution {
  * in sequence order to the same state (members, block queue), so all derive
  * the same membership history. A join is settled by a one-time resolution that
  * carries the state, so a joiner needs no history before its own join event;
- * until it is settled nobody reads past the join.
+ * until it is settled nobody reads past the join. Each member acknowledges
+ * another's block event with an ack event once it has applied it; the block is
+ * granted when it heads the queue and every member of its time has acked or left.
  */
 export class LogClusterDriver implements ClusterDriver {
   private readonly id = randomBytes(8).toString('hex');
@@ -131,6 +137,10 @@ export class LogClusterDriver implements ClusterDriver {
   /** block() calls waiting for the grant, in request order */
   private blockWaiters: { granted: () => void; ended: (e: Error) => void }[] = [];
   private blockGranted = false;
+  /** our own block events not yet unblocked, by log sequence, oldest first */
+  private ownBlocks: number[] = [];
+  /** for each of our own block events: the members that have not yet applied it */
+  private readonly unacked = new Map<number, Set<string>>();
   private readonly reportedDead = new Set<string>();
   private wake: (() => void) | null = null;
   private stopped = false;
@@ -254,13 +264,28 @@ export class LogClusterDriver implements ClusterDriver {
       case 'block':
         if (sender) {
           this.blocks.push(e.m);
+          if (e.m === this.id) {
+            this.ownBlocks.push(seq);
+            this.unacked.set(seq, new Set(this.members.filter((m) => m.id !== this.id).map((m) => m.id)));
+          } else {
+            // every event before the block is applied here (events apply in order):
+            // its holder may now act on this member, e.g. create an object a
+            // format applied late would wipe
+            await this.backend.append(encodeEvent({ t: 'ack', m: this.id, of: seq }));
+          }
           this.maybeGrant();
         }
+        break;
+      case 'ack':
+        if (this.unacked.get(e.of)?.delete(e.m)) this.maybeGrant();
         break;
       case 'unblock':
         if (this.blocks[0] === e.m) {
           this.blocks.shift();
-          if (e.m === this.id) this.blockGranted = false;
+          if (e.m === this.id) {
+            this.blockGranted = false;
+            this.unacked.delete(this.ownBlocks.shift()!);
+          }
           if (sender) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
           this.maybeGrant();
         }
@@ -278,8 +303,8 @@ export class LogClusterDriver implements ClusterDriver {
     const i = this.memberIndex(id);
     if (i < 0) return;
     const [gone] = this.members.splice(i, 1);
-    const hadHead = this.blocks[0] === id;
     this.blocks = this.blocks.filter((b) => b !== id);
+    for (const waiting of this.unacked.values()) waiting.delete(id);
     this.reportedDead.delete(id);
     if (id === this.id) {
       this.isMember = false;
@@ -290,12 +315,17 @@ export class LogClusterDriver implements ClusterDriver {
     }
     this.log.info('cluster', `member ${id} left`);
     await this.handlers.leave(gone!.node, this.memberNodes());
-    if (hadHead) this.maybeGrant();
+    // the block may have been waiting for it: as head of the queue, or for its ack
+    this.maybeGrant();
   }
 
   private maybeGrant(): void {
     // a stopped engine's waiters were ended (endBlockWaiters): an event still being applied grants nothing
     if (this.stopped || this.blockGranted || this.blocks[0] !== this.id) return;
+    // granted once every member has applied the events before it
+    const head = this.ownBlocks[0];
+    assert(head !== undefined, 'our block at the head of the queue is one of ours');
+    if (this.unacked.get(head)!.size > 0) return;
     const waiter = this.blockWaiters.shift();
     assert(waiter, 'a granted block has a waiter');
     this.blockGranted = true;

@@ -4,7 +4,8 @@
  * files, and a real ZooKeeper. The LogBackend contract (log-backend.ts) is
  * checked directly, then three engines on each backend: the same member
  * lists, one total order of broadcasts, the cluster-wide block granted to one
- * at a time in request order, and a member's leave seen by the others.
+ * at a time in request order and only once every member has applied what came
+ * before it, and a member's leave seen by the others.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,7 +103,13 @@ class Member implements ClusterHandlers {
     this.left.push(n.port);
     this.members = m.map((x) => x.port);
   }
-  notify(_s: SdNode, msg: Buffer): void { this.notes.push(msg.toString()); }
+  /** a broadcast with this text takes slowMs to apply here (a format purging a store) */
+  slow = '';
+  slowMs = 0;
+  async notify(_s: SdNode, msg: Buffer): Promise<void> {
+    if (msg.toString() === this.slow) await new Promise((r) => setTimeout(r, this.slowMs));
+    this.notes.push(msg.toString());
+  }
   updateNode(): void {}
   lost(reason: string): void { this.lostReasons.push(reason); }
 }
@@ -190,7 +197,7 @@ function contract(kind: BackendKind): void {
     await y.close();
   });
 
-  it('three engines: same members, one broadcast order, exclusive block in request order, a leave', async () => {
+  it('three engines: same members, one broadcast order, exclusive block in request order, granted after all applied, a leave', async () => {
     const ms = [7401, 7402, 7403].map((p) => new Member(makeNode('127.0.0.1', p)));
     try {
       for (const m of ms) {
@@ -229,6 +236,17 @@ function contract(kind: BackendKind): void {
       await waitFor('unblock messages everywhere', () => ms.every((m) => m.notes.length === 33), SEEN_MS, 10);
       assert.equal(ms[0]!.notes.slice(30), order.map((p) => `unblock ${p}`), 'each unblock message is delivered before the next grant');
       assert.equal(ms[2]!.notes.slice(30), ms[0]!.notes.slice(30));
+
+      // a member still applying an earlier broadcast holds the grant back: the
+      // holder's work must not reach it before it has applied, say, a format
+      ms[2]!.slow = 'format';
+      ms[2]!.slowMs = 500;
+      await ms[0]!.driver.notify(Buffer.from('format'));
+      await waitFor('the format applied by its sender', () => ms[0]!.notes.includes('format'), SEEN_MS, 10);
+      await ms[0]!.driver.block();
+      assert.ok(ms[1]!.notes.includes('format') && ms[2]!.notes.includes('format'), 'every member applied the format before the grant');
+      await ms[0]!.driver.unblock(Buffer.from('after format'));
+      await waitFor('the unblock message everywhere', () => ms.every((m) => m.notes.at(-1) === 'after format'), SEEN_MS, 10);
 
       // a member that leaves on purpose: the others see it go
       await ms[1]!.driver.leave();

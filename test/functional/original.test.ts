@@ -7,7 +7,7 @@
  * Skipped (with a message) only when ../shared/functional is absent.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -29,9 +29,64 @@ if (missing) console.log(`skip: ${missing}`);
 interface Outcome { results: Map<string, string>; work: string; log: string }
 let outcome: Outcome | undefined;
 
+/**
+ * Nominal size of the private /tmp the tests run on. tmpfs reserves nothing, so
+ * this only sets the free space the sheep see: large and steady, changed only by
+ * the tests' own writes.
+ */
+const TMPFS_SIZE = '1T';
+
+/**
+ * Runs in a private mount namespace (unshare -m) with the real /tmp as its
+ * working directory: holds run.sh's lock on the real /tmp (so runs by hand stay
+ * serialised with this one), mounts a fresh tmpfs over /tmp, runs run.sh ("$@"),
+ * then stops what the last test left running, copies the outputs of the tests
+ * that did not pass into the working directory (on the real /tmp, reached
+ * through the cwd) and prints the tmpfs's peak use. The namespace, its tmpfs
+ * and every loop mount in it end with this shell.
+ */
+const IN_NAMESPACE = String.raw`
+set -u
+exec 9>/tmp/sheepdog-functional.lock
+flock -w 3600 9 || { echo "another functional run holds the lock"; exit 2; }
+mount -t tmpfs -o "size=$TMPFS_SIZE,mode=1777" sheepdog-functional /tmp || exit 2
+( peak=0; while :; do
+    u=$(df -k --output=used /tmp | tail -1); [ "$u" -gt "$peak" ] && { peak=$u; echo $peak > /tmp/.peak-kb; }
+    sleep 1
+  done ) &
+sampler=$!
+"$@"; rc=$?
+kill $sampler
+work=$(ls -d /tmp/sheepdog-functional.*/ 2>/dev/null | head -1 | sed 's:/$::')
+if [ -n "$work" ]; then
+  ours() { for p in /proc/[0-9]*; do
+      case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in *"$work/"*) basename $p;; esac
+    done; }
+  for sig in TERM KILL; do
+    for p in $(ours); do kill -$sig $p 2>/dev/null; done
+    for i in 1 2 3 4 5 6; do [ -z "$(ours)" ] && break; sleep 0.5; done
+  done
+  kept=""
+  for log in "$work"/[0-9][0-9][0-9].log; do
+    [ -f "$log" ] || continue
+    t=$(basename $log .log)
+    [ ! -f "$work/ft/$t.out.bad" ] && [ ! -f "$work/ft/$t.notrun" ] && grep -q '^Passed all' "$log" && continue
+    kept="$kept $t.log"
+    for f in ft/$t.out ft/$t.out.bad ft/$t.notrun; do [ -f "$work/$f" ] && kept="$kept $f"; done
+    [ -d "$work/wd/$t" ] && kept="$kept $(cd "$work" && find wd/$t -name '*.log' | tr '\n' ' ')"
+  done
+  [ -n "$kept" ] && (cd "$work" && tar -cf - $kept) | tar -xf -
+fi
+echo "tmpfs peak use: $(( $(cat /tmp/.peak-kb 2>/dev/null || echo 0) / 1024 )) MB (outputs of tests that did not pass: $PWD)"
+exit $rc
+`;
+
 function runSuite(tests: string[]): Promise<Outcome> {
+  // the failed tests' outputs are copied here, on the real /tmp
+  const kept = mkdtempSync('/tmp/sheepdog-functional-kept.');
+  const args = ['-m', '--propagation', 'private', 'sh', '-c', IN_NAMESPACE, 'sh', runSh, '-C', root, '-t', String(PER_TEST_S), ...tests];
   return new Promise((resolve, reject) => {
-    const child = spawn(runSh, ['-C', root, '-t', String(PER_TEST_S), ...tests], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('unshare', args, { cwd: kept, env: { ...process.env, TMPFS_SIZE }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d: Buffer) => { log += d; process.stdout.write(d); });
     child.stderr.on('data', (d: Buffer) => { log += d; process.stderr.write(d); });
@@ -39,8 +94,7 @@ function runSuite(tests: string[]): Promise<Outcome> {
     child.on('close', () => {
       const results = new Map<string, string>();
       for (const m of log.matchAll(/^(\d{3}) (pass|FAIL|notrun)\b/gm)) results.set(m[1]!, m[2]!);
-      const work = /^work folder: (\S+)/m.exec(log)?.[1] ?? '';
-      resolve({ results, work, log });
+      resolve({ results, work: kept, log });
     });
   });
 }
@@ -61,37 +115,7 @@ test.before(async () => {
   outcome = await runSuite(listed);
 });
 
-/**
- * The sheep of the last test run.sh ran are still up (the harness stops a test's
- * sheep when the next test starts): stop every process whose command line names
- * the work folder.
- */
-async function stopLeftovers(work: string): Promise<void> {
-  const mine = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(`${work}/`);
-    } catch {
-      return false;
-    }
-  }).map(Number);
-  for (const [signal, pauseMs] of [['SIGTERM', 3000], ['SIGKILL', 500]] as const) {
-    for (const pid of mine()) {
-      try { process.kill(pid, signal); } catch { /* gone */ }
-    }
-    await new Promise((r) => setTimeout(r, pauseMs));
-  }
-  // and the loop devices it mounted (the harness also releases them only at the next test)
-  const mounts = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout ?? '';
-  for (const m of mounts.split('\n').filter((t) => t.startsWith(`${work}/`)).reverse()) spawnSync('umount', [m]);
-  const loops = spawnSync('losetup', ['-ln', '-O', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of loops.split('\n')) {
-    const [dev, file] = line.trim().split(/\s+/);
-    if (dev && file?.startsWith(`${work}/`)) spawnSync('losetup', ['-d', dev]);
-  }
-}
-
-test.after(async () => {
-  if (outcome?.work) await stopLeftovers(outcome.work.replace(/\/+$/, ''));
+test.after(() => {
   // a clean run leaves nothing behind; a failing one keeps its outputs and sheep logs
   if (outcome?.work && [...outcome.results.values()].every((r) => r === 'pass') && outcome.results.size === listed.length) {
     rmSync(outcome.work, { recursive: true, force: true });
