@@ -406,6 +406,11 @@ export class LogClusterDriver implements ClusterDriver {
     await granted;
   }
 
+  blockState(): string {
+    const queue = this.blocks.map((b) => (b === this.id ? 'us' : b)).join(',');
+    return `member ${this.id}, read up to event ${this.pos}, block queue [${queue}], granted ${this.blockGranted}, ${this.blockWaiters.length} waiting`;
+  }
+
   async unblock(msg: Buffer): Promise<void> {
     await this.backend.append(encodeEvent({ t: 'unblock', m: this.id, payload: msg }));
   }
