@@ -13,6 +13,14 @@ const POLL_INTERVAL_MS = 200;
 const TRIM_KEEP = 1000;
 /** Events between two trims by the master, and between two read-position reports of a member. */
 const TRIM_EVERY = 200;
+/**
+ * A dead member's leave is appended by the first living member only; the
+ * member k places after it appends one too if the dead member is still
+ * listed after k times this long (the first may be stuck or see otherwise).
+ * Every member appending its own (99 leaves per death at 100 members, all
+ * racing for the same log positions) was most of the log's growth.
+ */
+export const LEAVE_BACKUP_MS = 5_000;
 
 /** The timers the engine polls and checks liveness with (a test gives a virtual clock). */
 export interface EngineTimers {
@@ -132,6 +140,8 @@ export class LogClusterDriver implements ClusterDriver {
   private blockWaiters: { granted: () => void; ended: (e: Error) => void }[] = [];
   private blockGranted = false;
   private readonly reportedDead = new Set<string>();
+  /** dead members another member should report: liveness checks that have seen each one dead */
+  private readonly seenDead = new Map<string, number>();
   private wake: (() => void) | null = null;
   private stopped = false;
   /** set by leave(): our own leave event ends membership quietly */
@@ -281,6 +291,7 @@ export class LogClusterDriver implements ClusterDriver {
     const hadHead = this.blocks[0] === id;
     this.blocks = this.blocks.filter((b) => b !== id);
     this.reportedDead.delete(id);
+    this.seenDead.delete(id);
     if (id === this.id) {
       this.isMember = false;
       this.stopped = true;
@@ -384,11 +395,20 @@ export class LogClusterDriver implements ClusterDriver {
       this.log.warn('cluster', `liveness check failed: ${(err as Error).message}`);
       return;
     }
+    const listed = (id: string) => this.members.some((x) => x.id === id);
+    for (const id of this.seenDead.keys()) if (!listed(id) || alive.has(id)) this.seenDead.delete(id);
+    const living = known.filter((m) => m.id === this.id || alive.has(m.id));
+    const rank = living.findIndex((m) => m.id === this.id);
     for (const m of known) {
-      if (!this.members.some((x) => x.id === m.id)) continue;
+      if (!listed(m.id)) continue;
       if (m.id === this.id || alive.has(m.id) || this.reportedDead.has(m.id)) continue;
+      const checks = (this.seenDead.get(m.id) ?? 0) + 1;
+      this.seenDead.set(m.id, checks);
+      // the later members wait rank x LEAVE_BACKUP_MS from their first sighting
+      if (rank !== 0 && (checks - 1) * LIVENESS_INTERVAL_MS < rank * LEAVE_BACKUP_MS) continue;
       this.reportedDead.add(m.id);
-      this.log.warn('cluster', `member ${m.id} is gone`);
+      this.seenDead.delete(m.id);
+      this.log.warn('cluster', `member ${m.id} is gone${rank === 0 ? '' : ' (reported by a later member: the first did not)'}`);
       await this.backend.append(encodeEvent({ t: 'leave', m: m.id }));
       await this.backend.unregister(m.id);
     }
