@@ -22,7 +22,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SheepConnection } from '../../shared/client.js';
 import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
+import { opName, SD_OP } from '../../shared/proto/opcodes.js';
 import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../shared/proto/recovery.js';
 import { TestCluster, waitFor } from '../lib/cluster.js';
 import { staleCopies } from '../lib/recovery.js';
@@ -236,8 +236,21 @@ async function writeVdi(cluster: TestCluster, name: string, data: Buffer, offset
 async function logEvents(zk: ZooKeeper): Promise<string> {
   const s = await ZkSession.connect({ servers: zk.connectString, sessionTimeoutMs: 10_000 });
   try {
-    const names = (await s.getChildren(`${DEFAULT_ZK_BASE}/queue`)).filter((x) => /^\d{10}$/.test(x)).map(Number);
-    return `${names.length === 0 ? 0 : Math.max(...names)} events so far, ${names.length} kept`;
+    const names = (await s.getChildren(`${DEFAULT_ZK_BASE}/queue`)).filter((x) => /^\d{10}$/.test(x));
+    const kinds = new Map<string, number>();
+    for (const name of names) {
+      // an event: an 8-byte nonce, then a 4-byte length and the JSON header of the engine's frame
+      const raw = await s.getData(`${DEFAULT_ZK_BASE}/queue/${name}`);
+      if (!raw || raw.length < 12) continue;
+      const jsonEnd = 12 + raw.readUInt32LE(8);
+      let t = String((JSON.parse(raw.subarray(12, jsonEnd).toString()) as { t?: unknown }).t);
+      // a broadcast's payload: a 4-byte token, then the op's request header (opcode in its second byte)
+      if (t === 'notify' && raw.length > jsonEnd + 5) t = opName(raw[jsonEnd + 5]!);
+      kinds.set(t, (kinds.get(t) ?? 0) + 1);
+    }
+    const nums = names.map(Number);
+    const byKind = [...kinds].sort((a, b) => b[1] - a[1]).map(([t, k]) => `${k} ${t}`).join(', ');
+    return `${nums.length === 0 ? 0 : Math.max(...nums)} events so far, ${nums.length} kept (${byKind})`;
   } catch (e) {
     return `not read (${(e as Error).message})`;
   } finally {
