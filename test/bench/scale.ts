@@ -13,7 +13,7 @@
  * With --soak it then runs, at the largest N, 5 rounds of kill -9 / restart of
  * a random sheep while a VDI is written, and reads it back by sha256.
  *
- * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--data MiB] [--session MS] [--form-only]
+ * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--rounds N] [--data MiB] [--session MS] [--form-only]
  * The machine is shared: sheep start in batches, every wait has a deadline,
  * and every process started is killed by PID at the end, also on failure.
  */
@@ -34,7 +34,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 /** Options that take a value; any other argument not starting with -- is the list of sizes. */
-const VALUED = ['--data', '--session'];
+const VALUED = ['--data', '--session', '--rounds'];
 const positional = args.filter((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
 const SIZES = (positional[0] ?? '10,30,100').split(',').map(Number);
 const SOAK = flag('--soak');
@@ -57,7 +57,8 @@ const IDLE_SETTLE_MS = 10_000;
 const IDLE_CPU_WINDOW_MS = 10_000;
 /** Runs of each timed dog command (median reported). */
 const DOG_RUNS = 5;
-const SOAK_ROUNDS = 5;
+/** Kill -9 / restart rounds of the soak (--rounds N). */
+const SOAK_ROUNDS = Number(option('--rounds') ?? 5);
 const SOAK_VDI_MIB = 64;
 const SOAK_CHUNK = MiB;
 /** How long the soak may run while a write keeps failing before the bench gives up. */
