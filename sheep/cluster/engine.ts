@@ -148,6 +148,7 @@ export class LogClusterDriver implements ClusterDriver {
   private leaving = false;
   private loopDone: Promise<void> = Promise.resolve();
   private livenessTimer: unknown;
+  private checkingLiveness = false;
   private processed = 0;
   /** the read position last recorded in our registration */
   private reportedPos = 0;
@@ -183,7 +184,13 @@ export class LogClusterDriver implements ClusterDriver {
       this.handlers.lost(`cluster event loop failed: ${(e as Error).message}`);
     });
     this.livenessTimer = this.timers.setInterval(() => {
-      this.checkLiveness().catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`));
+      // one check at a time: on a loaded machine a scan of 100 registrations can
+      // outlast the interval, and overlapping scans only pile up requests
+      if (this.checkingLiveness) return;
+      this.checkingLiveness = true;
+      this.checkLiveness()
+        .catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`))
+        .finally(() => { this.checkingLiveness = false; });
     }, LIVENESS_INTERVAL_MS);
   }
 
