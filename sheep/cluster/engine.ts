@@ -41,7 +41,7 @@ type Event =
   | { t: 'join'; m: string; node: SdNode; payload: Buffer }
   | { t: 'leave'; m: string }
   | { t: 'notify'; m: string; payload: Buffer }
-  | { t: 'block'; m: string }
+  | { t: 'block'; m: string; r: number }
   | { t: 'unblock'; m: string; payload: Buffer }
   | { t: 'update'; m: string; node: SdNode };
 
@@ -82,6 +82,7 @@ function encodeEvent(e: Event): Buffer {
     case 'update': return frame({ t: e.t, m: e.m, node: nodeHex(e.node) });
     case 'notify':
     case 'unblock': return frame({ t: e.t, m: e.m }, e.payload);
+    case 'block': return frame({ t: e.t, m: e.m, r: e.r });
     default: return frame({ t: e.t, m: e.m });
   }
 }
@@ -94,7 +95,7 @@ function decodeEvent(b: Buffer): Event {
     case 'update': return { t: 'update', m, node: hexNode(h.node) };
     case 'notify': return { t: 'notify', m, payload };
     case 'unblock': return { t: 'unblock', m, payload };
-    case 'block': return { t: 'block', m };
+    case 'block': return { t: 'block', m, r: Number(h.r ?? 0) };
     case 'leave': return { t: 'leave', m };
     default: throw new Error(`unknown cluster event type ${String(h.t)}`);
   }
@@ -136,8 +137,11 @@ export class LogClusterDriver implements ClusterDriver {
   private isMember = false;
   private pos = 0;
   private joinSeq = 0;
-  /** block() calls waiting for the grant, in request order */
-  private blockWaiters: { granted: () => void; ended: (e: Error) => void }[] = [];
+  /** block() calls waiting for the grant, by the request number their block event carries */
+  private readonly blockWaiters = new Map<number, { granted: () => void; ended: (e: Error) => void }>();
+  private nextBlockRequest = 1;
+  /** request numbers of our own block events in the queue, in queue order */
+  private ownBlocks: number[] = [];
   private blockGranted = false;
   private readonly reportedDead = new Set<string>();
   /** dead members another member should report: liveness checks that have seen each one dead */
@@ -271,14 +275,19 @@ export class LogClusterDriver implements ClusterDriver {
       case 'block':
         if (sender) {
           this.blocks.push(e.m);
+          if (e.m === this.id) this.ownBlocks.push(e.r);
           this.maybeGrant();
         }
         break;
       case 'unblock':
         if (this.blocks[0] === e.m) {
           this.blocks.shift();
-          if (e.m === this.id) this.blockGranted = false;
-          if (sender) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
+          if (e.m === this.id) {
+            this.blockGranted = false;
+            this.ownBlocks.shift();
+          }
+          // an empty message: the release of a block whose caller had given up (maybeGrant)
+          if (sender && e.payload.length > 0) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
           this.maybeGrant();
         }
         break;
@@ -314,10 +323,26 @@ export class LogClusterDriver implements ClusterDriver {
   private maybeGrant(): void {
     // a stopped engine's waiters were ended (endBlockWaiters): an event still being applied grants nothing
     if (this.stopped || this.blockGranted || this.blocks[0] !== this.id) return;
-    const waiter = this.blockWaiters.shift();
-    assert(waiter, 'a granted block has a waiter');
+    const request = this.ownBlocks[0];
+    assert(request !== undefined, 'our block at the head of the queue has a request number');
     this.blockGranted = true;
-    waiter.granted();
+    const waiter = this.blockWaiters.get(request);
+    if (waiter) {
+      this.blockWaiters.delete(request);
+      waiter.granted();
+      return;
+    }
+    // its block() failed after the event was appended (the append's answer was
+    // lost): nobody will unblock it, and every blocking op of the cluster would
+    // queue behind it for good
+    this.releaseAbandoned(request);
+  }
+
+  /** Unblock, with no message, a granted block whose block() call failed. */
+  private releaseAbandoned(request: number): void {
+    this.log.warn('cluster', `releasing cluster block request ${request}: its caller gave up`);
+    this.backend.append(encodeEvent({ t: 'unblock', m: this.id, payload: Buffer.alloc(0) }))
+      .catch((e) => this.log.err('cluster', `releasing an abandoned cluster block: ${(e as Error).message}`));
   }
 
   /**
@@ -326,7 +351,9 @@ export class LogClusterDriver implements ClusterDriver {
    * grant them). Their cluster ops answer CLUSTER_ERROR.
    */
   private endBlockWaiters(why: string): void {
-    for (const w of this.blockWaiters.splice(0)) w.ended(new SdError(SD_RES.CLUSTER_ERROR, why));
+    const waiters = [...this.blockWaiters.values()];
+    this.blockWaiters.clear();
+    for (const w of waiters) w.ended(new SdError(SD_RES.CLUSTER_ERROR, why));
   }
 
   private async applyJoin(e: Extract<Event, { t: 'join' }>, seq: number): Promise<void> {
@@ -427,15 +454,27 @@ export class LogClusterDriver implements ClusterDriver {
 
   async block(): Promise<void> {
     if (this.stopped) throw new SdError(SD_RES.CLUSTER_ERROR, 'not in the cluster');
-    const granted = new Promise<void>((resolve, reject) => this.blockWaiters.push({ granted: resolve, ended: reject }));
+    const request = this.nextBlockRequest++;
+    let wasGranted = false;
+    const granted = new Promise<void>((resolve, reject) => {
+      this.blockWaiters.set(request, { granted: () => { wasGranted = true; resolve(); }, ended: reject });
+    });
     granted.catch(() => {}); // awaited below: an end while the append runs is handled there
-    await this.backend.append(encodeEvent({ t: 'block', m: this.id }));
+    try {
+      await this.backend.append(encodeEvent({ t: 'block', m: this.id, r: request }));
+    } catch (e) {
+      // the event may still have been appended: a grant after this finds no
+      // waiter and is released; one that came while the append ran is released here
+      this.blockWaiters.delete(request);
+      if (wasGranted) this.releaseAbandoned(request);
+      throw e;
+    }
     await granted;
   }
 
   blockState(): string {
     const queue = this.blocks.map((b) => (b === this.id ? 'us' : b)).join(',');
-    return `member ${this.id}, read up to event ${this.pos}, block queue [${queue}], granted ${this.blockGranted}, ${this.blockWaiters.length} waiting`;
+    return `member ${this.id}, read up to event ${this.pos}, block queue [${queue}], granted ${this.blockGranted}, ${this.blockWaiters.size} waiting`;
   }
 
   async unblock(msg: Buffer): Promise<void> {
