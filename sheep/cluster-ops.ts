@@ -7,6 +7,21 @@ import { clusterOp, type ClusterOpDef, type OpContext } from './ops/index.js';
 
 /** Largest cluster message (the original's SD_MAX_EVENT_BUF_SIZE). */
 export const MAX_CLUSTER_MSG = 128 * 1024;
+/** A wait for the cluster-wide block, or a work part under it, this long is logged (it stalls every blocking op). */
+const SLOW_BLOCK_MS = 10_000;
+
+/** Log `what` every SLOW_BLOCK_MS while `p` is pending: a stage that never ends shows in the log. */
+async function watched<T>(s: OpContext, what: string, p: Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const timer = setInterval(() => {
+    s.log.warn('cluster-op', `${what}: still pending after ${Date.now() - t0} ms (${s.driver.blockState?.() ?? '?'})`);
+  }, SLOW_BLOCK_MS);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 interface Outcome {
   rsp: SdHeader;
@@ -62,15 +77,16 @@ export class ClusterOps {
   private async send(def: ClusterOpDef, token: number, req: SdHeader, data: Buffer | undefined, rsp: SdHeader): Promise<Buffer | undefined> {
     let out: Buffer | undefined;
     if (def.work) {
-      await this.s.driver.block();
+      const what = `${opName(req.opcode)} (token ${token})`;
+      await watched(this.s, `${what}: waiting for the cluster block`, this.s.driver.block());
       try {
-        out = (await def.work(this.s, req, data, rsp)) ?? undefined;
+        out = (await watched(this.s, `${what}: work under the cluster block`, def.work(this.s, req, data, rsp))) ?? undefined;
       } catch (e) {
         rsp.result = resultOf(e);
         if (rsp.result === SD_RES.EIO) this.s.log.err('cluster-op', `${opName(req.opcode)} failed: ${(e as Error).stack}`);
       } finally {
         const msgData = def.main && req.isWrite ? data : out;
-        await this.s.driver.unblock(this.encode(token, req, rsp, rsp.result === SD_RES.SUCCESS ? msgData : undefined));
+        await watched(this.s, `${what}: unblock`, this.s.driver.unblock(this.encode(token, req, rsp, rsp.result === SD_RES.SUCCESS ? msgData : undefined)));
       }
     } else {
       await this.s.driver.notify(this.encode(token, req, rsp, req.isWrite ? data : undefined));

@@ -29,6 +29,8 @@ const RECOVERY_RETRY_ROUNDS = 5;
 const RECOVERY_RETRY_PAUSE_MS = 1000;
 /** How long members that sent no object list are asked again (a stopped sheep may come back). */
 const RECOVERY_LIST_RETRY_MS = 10 * 60_000;
+/** A peer request waiting this long for its object's recovery is logged (again every so long). */
+const SLOW_ACCESS_LOG_MS = 10_000;
 /** How long a new recovery waits for peer ops of the previous epoch to finish. */
 const DRAIN_OLD_OPS_MS = 30_000;
 
@@ -176,8 +178,19 @@ export class Recovery {
   async beforeAccess(oid: bigint): Promise<void> {
     const r = this.run;
     if (!r || !this.s.store) return;
-    if (r.phase === RECOVERY_PHASE.PREPARE && !this.hasLocal(oid)) await r.listReady;
-    if (r.pending.has(oid)) await this.recoverNow(r, oid);
+    const listing = r.phase === RECOVERY_PHASE.PREPARE && !this.hasLocal(oid);
+    if (!listing && !r.pending.has(oid)) return;
+    // a request held here for long (a cluster op's work part holds the cluster block meanwhile) shows in the log
+    const t0 = Date.now();
+    const timer = setInterval(() => {
+      this.s.log.warn('recovery', `a request for ${oid.toString(16)} waits for its recovery (epoch ${r.epoch}, phase ${r.phase}, ${r.finished} of ${r.total} done) for ${Date.now() - t0} ms`);
+    }, SLOW_ACCESS_LOG_MS);
+    try {
+      if (listing) await r.listReady;
+      if (r.pending.has(oid)) await this.recoverNow(r, oid);
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   // --- life cycle -----------------------------------------------------------

@@ -51,6 +51,8 @@ export interface ClusterDriver {
    * a new member). Otherwise a lost membership ends the sheep.
    */
   readonly rejoinable?: boolean;
+  /** Where the block stands (read position, queue, grant), for a log line about a block that takes long. */
+  blockState?(): string;
   /** Leave the cluster on purpose. */
   leave(): Promise<void>;
   stop(): Promise<void>;

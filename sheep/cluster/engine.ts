@@ -13,6 +13,14 @@ const POLL_INTERVAL_MS = 200;
 const TRIM_KEEP = 1000;
 /** Events between two trims by the master, and between two read-position reports of a member. */
 const TRIM_EVERY = 200;
+/**
+ * A dead member's leave is appended by the first living member only; the
+ * member k places after it appends one too if the dead member is still
+ * listed after k times this long (the first may be stuck or see otherwise).
+ * Every member appending its own (99 leaves per death at 100 members, all
+ * racing for the same log positions) was most of the log's growth.
+ */
+export const LEAVE_BACKUP_MS = 5_000;
 
 /** The timers the engine polls and checks liveness with (a test gives a virtual clock). */
 export interface EngineTimers {
@@ -33,7 +41,7 @@ type Event =
   | { t: 'join'; m: string; node: SdNode; payload: Buffer }
   | { t: 'leave'; m: string }
   | { t: 'notify'; m: string; payload: Buffer }
-  | { t: 'block'; m: string }
+  | { t: 'block'; m: string; r: number }
   /** m has applied every event up to the block event at sequence `of` */
   | { t: 'ack'; m: string; of: number }
   | { t: 'unblock'; m: string; payload: Buffer }
@@ -77,6 +85,7 @@ function encodeEvent(e: Event): Buffer {
     case 'ack': return frame({ t: e.t, m: e.m, of: e.of });
     case 'notify':
     case 'unblock': return frame({ t: e.t, m: e.m }, e.payload);
+    case 'block': return frame({ t: e.t, m: e.m, r: e.r });
     default: return frame({ t: e.t, m: e.m });
   }
 }
@@ -89,7 +98,7 @@ function decodeEvent(b: Buffer): Event {
     case 'update': return { t: 'update', m, node: hexNode(h.node) };
     case 'notify': return { t: 'notify', m, payload };
     case 'unblock': return { t: 'unblock', m, payload };
-    case 'block': return { t: 'block', m };
+    case 'block': return { t: 'block', m, r: Number(h.r ?? 0) };
     case 'ack': return { t: 'ack', m, of: Number(h.of) };
     case 'leave': return { t: 'leave', m };
     default: throw new Error(`unknown cluster event type ${String(h.t)}`);
@@ -134,20 +143,24 @@ export class LogClusterDriver implements ClusterDriver {
   private isMember = false;
   private pos = 0;
   private joinSeq = 0;
-  /** block() calls waiting for the grant, in request order */
-  private blockWaiters: { granted: () => void; ended: (e: Error) => void }[] = [];
+  /** block() calls waiting for the grant, by the request number their block event carries */
+  private readonly blockWaiters = new Map<number, { granted: () => void; ended: (e: Error) => void }>();
+  private nextBlockRequest = 1;
+  /** our own block events not yet unblocked, oldest first: log sequence and request number */
+  private ownBlocks: { seq: number; r: number }[] = [];
   private blockGranted = false;
-  /** our own block events not yet unblocked, by log sequence, oldest first */
-  private ownBlocks: number[] = [];
   /** for each of our own block events: the members that have not yet applied it */
   private readonly unacked = new Map<number, Set<string>>();
   private readonly reportedDead = new Set<string>();
+  /** dead members another member should report: liveness checks that have seen each one dead */
+  private readonly seenDead = new Map<string, number>();
   private wake: (() => void) | null = null;
   private stopped = false;
   /** set by leave(): our own leave event ends membership quietly */
   private leaving = false;
   private loopDone: Promise<void> = Promise.resolve();
   private livenessTimer: unknown;
+  private checkingLiveness = false;
   private processed = 0;
   /** the read position last recorded in our registration */
   private reportedPos = 0;
@@ -183,7 +196,13 @@ export class LogClusterDriver implements ClusterDriver {
       this.handlers.lost(`cluster event loop failed: ${(e as Error).message}`);
     });
     this.livenessTimer = this.timers.setInterval(() => {
-      this.checkLiveness().catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`));
+      // one check at a time: on a loaded machine a scan of 100 registrations can
+      // outlast the interval, and overlapping scans only pile up requests
+      if (this.checkingLiveness) return;
+      this.checkingLiveness = true;
+      this.checkLiveness()
+        .catch((e) => this.log.warn('cluster', `liveness check failed: ${(e as Error).message}`))
+        .finally(() => { this.checkingLiveness = false; });
     }, LIVENESS_INTERVAL_MS);
   }
 
@@ -265,7 +284,7 @@ export class LogClusterDriver implements ClusterDriver {
         if (sender) {
           this.blocks.push(e.m);
           if (e.m === this.id) {
-            this.ownBlocks.push(seq);
+            this.ownBlocks.push({ seq, r: e.r });
             this.unacked.set(seq, new Set(this.members.filter((m) => m.id !== this.id).map((m) => m.id)));
           } else {
             // every event before the block is applied here (events apply in order):
@@ -284,9 +303,10 @@ export class LogClusterDriver implements ClusterDriver {
           this.blocks.shift();
           if (e.m === this.id) {
             this.blockGranted = false;
-            this.unacked.delete(this.ownBlocks.shift()!);
+            this.unacked.delete(this.ownBlocks.shift()!.seq);
           }
-          if (sender) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
+          // an empty message: the release of a block whose caller had given up (maybeGrant)
+          if (sender && e.payload.length > 0) await this.handlers.notify(sender.node, e.payload, e.m === this.id);
           this.maybeGrant();
         }
         break;
@@ -306,6 +326,7 @@ export class LogClusterDriver implements ClusterDriver {
     this.blocks = this.blocks.filter((b) => b !== id);
     for (const waiting of this.unacked.values()) waiting.delete(id);
     this.reportedDead.delete(id);
+    this.seenDead.delete(id);
     if (id === this.id) {
       this.isMember = false;
       this.stopped = true;
@@ -322,14 +343,29 @@ export class LogClusterDriver implements ClusterDriver {
   private maybeGrant(): void {
     // a stopped engine's waiters were ended (endBlockWaiters): an event still being applied grants nothing
     if (this.stopped || this.blockGranted || this.blocks[0] !== this.id) return;
-    // granted once every member has applied the events before it
     const head = this.ownBlocks[0];
     assert(head !== undefined, 'our block at the head of the queue is one of ours');
-    if (this.unacked.get(head)!.size > 0) return;
-    const waiter = this.blockWaiters.shift();
-    assert(waiter, 'a granted block has a waiter');
+    // granted once every member has applied the events before it
+    if (this.unacked.get(head.seq)!.size > 0) return;
+    const request = head.r;
     this.blockGranted = true;
-    waiter.granted();
+    const waiter = this.blockWaiters.get(request);
+    if (waiter) {
+      this.blockWaiters.delete(request);
+      waiter.granted();
+      return;
+    }
+    // its block() failed after the event was appended (the append's answer was
+    // lost): nobody will unblock it, and every blocking op of the cluster would
+    // queue behind it for good
+    this.releaseAbandoned(request);
+  }
+
+  /** Unblock, with no message, a granted block whose block() call failed. */
+  private releaseAbandoned(request: number): void {
+    this.log.warn('cluster', `releasing cluster block request ${request}: its caller gave up`);
+    this.backend.append(encodeEvent({ t: 'unblock', m: this.id, payload: Buffer.alloc(0) }))
+      .catch((e) => this.log.err('cluster', `releasing an abandoned cluster block: ${(e as Error).message}`));
   }
 
   /**
@@ -338,7 +374,9 @@ export class LogClusterDriver implements ClusterDriver {
    * grant them). Their cluster ops answer CLUSTER_ERROR.
    */
   private endBlockWaiters(why: string): void {
-    for (const w of this.blockWaiters.splice(0)) w.ended(new SdError(SD_RES.CLUSTER_ERROR, why));
+    const waiters = [...this.blockWaiters.values()];
+    this.blockWaiters.clear();
+    for (const w of waiters) w.ended(new SdError(SD_RES.CLUSTER_ERROR, why));
   }
 
   private async applyJoin(e: Extract<Event, { t: 'join' }>, seq: number): Promise<void> {
@@ -414,11 +452,20 @@ export class LogClusterDriver implements ClusterDriver {
       this.log.warn('cluster', `liveness check failed: ${(err as Error).message}`);
       return;
     }
+    const listed = (id: string) => this.members.some((x) => x.id === id);
+    for (const id of this.seenDead.keys()) if (!listed(id) || alive.has(id)) this.seenDead.delete(id);
+    const living = known.filter((m) => m.id === this.id || alive.has(m.id));
+    const rank = living.findIndex((m) => m.id === this.id);
     for (const m of known) {
-      if (!this.members.some((x) => x.id === m.id)) continue;
+      if (!listed(m.id)) continue;
       if (m.id === this.id || alive.has(m.id) || this.reportedDead.has(m.id)) continue;
+      const checks = (this.seenDead.get(m.id) ?? 0) + 1;
+      this.seenDead.set(m.id, checks);
+      // the later members wait rank x LEAVE_BACKUP_MS from their first sighting
+      if (rank !== 0 && (checks - 1) * LIVENESS_INTERVAL_MS < rank * LEAVE_BACKUP_MS) continue;
       this.reportedDead.add(m.id);
-      this.log.warn('cluster', `member ${m.id} is gone`);
+      this.seenDead.delete(m.id);
+      this.log.warn('cluster', `member ${m.id} is gone${rank === 0 ? '' : ' (reported by a later member: the first did not)'}`);
       await this.backend.append(encodeEvent({ t: 'leave', m: m.id }));
       await this.backend.unregister(m.id);
     }
@@ -430,10 +477,27 @@ export class LogClusterDriver implements ClusterDriver {
 
   async block(): Promise<void> {
     if (this.stopped) throw new SdError(SD_RES.CLUSTER_ERROR, 'not in the cluster');
-    const granted = new Promise<void>((resolve, reject) => this.blockWaiters.push({ granted: resolve, ended: reject }));
+    const request = this.nextBlockRequest++;
+    let wasGranted = false;
+    const granted = new Promise<void>((resolve, reject) => {
+      this.blockWaiters.set(request, { granted: () => { wasGranted = true; resolve(); }, ended: reject });
+    });
     granted.catch(() => {}); // awaited below: an end while the append runs is handled there
-    await this.backend.append(encodeEvent({ t: 'block', m: this.id }));
+    try {
+      await this.backend.append(encodeEvent({ t: 'block', m: this.id, r: request }));
+    } catch (e) {
+      // the event may still have been appended: a grant after this finds no
+      // waiter and is released; one that came while the append ran is released here
+      this.blockWaiters.delete(request);
+      if (wasGranted) this.releaseAbandoned(request);
+      throw e;
+    }
     await granted;
+  }
+
+  blockState(): string {
+    const queue = this.blocks.map((b) => (b === this.id ? 'us' : b)).join(',');
+    return `member ${this.id}, read up to event ${this.pos}, block queue [${queue}], granted ${this.blockGranted}, ${this.blockWaiters.size} waiting`;
   }
 
   async unblock(msg: Buffer): Promise<void> {

@@ -457,6 +457,10 @@ export class ZookeeperDriver implements ClusterDriver {
     return this.live().updateNode(node);
   }
 
+  blockState(): string {
+    return this.engine ? this.engine.blockState() : 'no engine';
+  }
+
   async leave(): Promise<void> {
     if (this.engine && !this.lostReported) await this.engine.leave();
   }

@@ -13,7 +13,7 @@
  * With --soak it then runs, at the largest N, 5 rounds of kill -9 / restart of
  * a random sheep while a VDI is written, and reads it back by sha256.
  *
- * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--data MiB] [--session MS] [--form-only]
+ * Run: npm run build && node build/test/bench/scale.js [N,N,...] [--soak] [--rounds N] [--data MiB] [--session MS] [--form-only]
  * The machine is shared: sheep start in batches, every wait has a deadline,
  * and every process started is killed by PID at the end, also on failure.
  */
@@ -22,7 +22,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SheepConnection } from '../../shared/client.js';
 import { SdHeader } from '../../shared/proto/header.js';
-import { SD_OP } from '../../shared/proto/opcodes.js';
+import { opName, SD_OP } from '../../shared/proto/opcodes.js';
 import { decodeRecoveryState, RECOVERY_STATE_SIZE } from '../../shared/proto/recovery.js';
 import { TestCluster, waitFor } from '../lib/cluster.js';
 import { staleCopies } from '../lib/recovery.js';
@@ -34,7 +34,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 /** Options that take a value; any other argument not starting with -- is the list of sizes. */
-const VALUED = ['--data', '--session'];
+const VALUED = ['--data', '--session', '--rounds'];
 const positional = args.filter((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
 const SIZES = (positional[0] ?? '10,30,100').split(',').map(Number);
 const SOAK = flag('--soak');
@@ -57,7 +57,8 @@ const IDLE_SETTLE_MS = 10_000;
 const IDLE_CPU_WINDOW_MS = 10_000;
 /** Runs of each timed dog command (median reported). */
 const DOG_RUNS = 5;
-const SOAK_ROUNDS = 5;
+/** Kill -9 / restart rounds of the soak (--rounds N). */
+const SOAK_ROUNDS = Number(option('--rounds') ?? 5);
 const SOAK_VDI_MIB = 64;
 const SOAK_CHUNK = MiB;
 /** How long the soak may run while a write keeps failing before the bench gives up. */
@@ -236,8 +237,21 @@ async function writeVdi(cluster: TestCluster, name: string, data: Buffer, offset
 async function logEvents(zk: ZooKeeper): Promise<string> {
   const s = await ZkSession.connect({ servers: zk.connectString, sessionTimeoutMs: 10_000 });
   try {
-    const names = (await s.getChildren(`${DEFAULT_ZK_BASE}/queue`)).filter((x) => /^\d{10}$/.test(x)).map(Number);
-    return `${names.length === 0 ? 0 : Math.max(...names)} events so far, ${names.length} kept`;
+    const names = (await s.getChildren(`${DEFAULT_ZK_BASE}/queue`)).filter((x) => /^\d{10}$/.test(x));
+    const kinds = new Map<string, number>();
+    for (const name of names) {
+      // an event: an 8-byte nonce, then a 4-byte length and the JSON header of the engine's frame
+      const raw = await s.getData(`${DEFAULT_ZK_BASE}/queue/${name}`);
+      if (!raw || raw.length < 12) continue;
+      const jsonEnd = 12 + raw.readUInt32LE(8);
+      let t = String((JSON.parse(raw.subarray(12, jsonEnd).toString()) as { t?: unknown }).t);
+      // a broadcast's payload: a 4-byte token, then the op's request header (opcode in its second byte)
+      if (t === 'notify' && raw.length > jsonEnd + 5) t = opName(raw[jsonEnd + 5]!);
+      kinds.set(t, (kinds.get(t) ?? 0) + 1);
+    }
+    const nums = names.map(Number);
+    const byKind = [...kinds].sort((a, b) => b[1] - a[1]).map(([t, k]) => `${k} ${t}`).join(', ');
+    return `${nums.length === 0 ? 0 : Math.max(...nums)} events so far, ${nums.length} kept (${byKind})`;
   } catch (e) {
     return `not read (${(e as Error).message})`;
   } finally {
