@@ -7,6 +7,7 @@ import { FrameReader } from '../shared/proto/frame.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
+import { adoptWithOnread } from './accept-onread.js';
 import { listenOn } from './listen.js';
 import type { ClusterOps } from './cluster-ops.js';
 import { lookupOp, type OpContext } from './ops/index.js';
@@ -60,7 +61,8 @@ export class Server {
   }
 
   private async listenOn(where: net.ListenOptions, what: string): Promise<void> {
-    const srv = net.createServer((sock) => this.accept(sock));
+    // paused: accept() moves the connection to a socket that reads into the frame reader's buffers
+    const srv = net.createServer({ pauseOnConnect: true }, (raw) => this.accept(raw));
     await listenOn(srv, where, what);
     this.servers.push(srv);
   }
@@ -88,14 +90,14 @@ export class Server {
     for (const sock of this.sockets) sock.destroy();
   }
 
-  private accept(sock: net.Socket): void {
-    sock.setNoDelay(true);
-    this.sockets.add(sock);
+  private accept(raw: net.Socket): void {
     let inflight = 0;
     let paused = false;
     // stage timing: when the current frame's first and last bytes arrived
     let frameStart = 0;
     let chunkAt = 0;
+    // after a frame we cannot take, the rest of the stream means nothing
+    let lost = false;
     const reader = new FrameReader(
       (req) => {
         if (!req.isWrite) return 0;
@@ -121,21 +123,37 @@ export class Server {
         });
       },
     );
-    sock.on('data', (chunk: Buffer) => {
+    const received = (feed: () => void): void => {
+      if (lost) return;
       if (STAGE_TIMES_ON) {
         chunkAt = stageNow();
         if (!reader.midFrame) frameStart = chunkAt;
       }
       try {
-        reader.push(chunk);
+        feed();
       } catch (e) {
         // a frame we cannot take: tell the client why, then hang up (the stream is lost)
+        lost = true;
         this.s.log.warn('server', `closing connection from ${sock.remoteAddress ?? 'unix socket'}: ${(e as Error).message}`);
         const rsp = new SdHeader();
         rsp.result = resultOf(e);
         sock.end(rsp.buf);
       }
+    };
+    const adopted = adoptWithOnread(raw, {
+      buffer: () => reader.readTarget(),
+      callback: (n, buf) => {
+        received(() => reader.filled(n, buf as Buffer));
+        return true;
+      },
     });
+    const sock = adopted ?? raw;
+    if (!adopted) {
+      sock.on('data', (chunk: Buffer) => received(() => reader.push(chunk)));
+      sock.resume();
+    }
+    sock.setNoDelay(true);
+    this.sockets.add(sock);
     sock.on('error', () => sock.destroy());
     sock.on('close', () => this.sockets.delete(sock));
   }
