@@ -44,6 +44,10 @@ interface Pending {
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  /** the request's payload is not all handed to the kernel yet */
+  writing: boolean;
+  /** the reply, when it came while the payload was still being written */
+  reply?: Reply;
 }
 
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -111,6 +115,10 @@ export class SheepConnection {
   /**
    * Send a request (the header is copied and given a fresh id) and wait for its
    * reply. A timeout destroys the connection: the stream cannot be resynced.
+   * When the promise settles the socket no longer reads the payload: a reply
+   * is passed on only once the payload's write has completed, and a failure
+   * destroys the socket first. So a caller may reuse the payload's buffer then
+   * (the sheep's payload pool relies on it).
    */
   request(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
@@ -122,10 +130,21 @@ export class SheepConnection {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
         this.fail(new SdError(SD_RES.NETWORK_ERROR, `no reply from ${targetString(this.target)} in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const p: Pending = { resolve, reject, timer, writing: payload !== undefined && payload.length > 0 };
+      this.pending.set(id, p);
       this.socket.cork();
       this.socket.write(hdr.buf);
-      if (payload && payload.length > 0) this.socket.write(payload);
+      if (p.writing) {
+        this.socket.write(payload!, (err) => {
+          // an error destroys the socket, and fail() rejects the request
+          if (err) return;
+          p.writing = false;
+          if (p.reply && this.pending.get(id) === p) {
+            this.pending.delete(id);
+            p.resolve(p.reply);
+          }
+        });
+      }
       this.socket.uncork();
     });
   }
@@ -143,9 +162,16 @@ export class SheepConnection {
       this.fail(new SdError(SD_RES.NETWORK_ERROR, `reply with unknown id ${hdr.id}`));
       return;
     }
-    this.pending.delete(hdr.id);
     if (p.timer) clearTimeout(p.timer);
-    p.resolve({ hdr, data: payload ?? Buffer.alloc(0) });
+    p.timer = undefined;
+    const reply = { hdr, data: payload ?? Buffer.alloc(0) };
+    if (p.writing) {
+      // the payload's write completes in a moment (see request)
+      p.reply = reply;
+      return;
+    }
+    this.pending.delete(hdr.id);
+    p.resolve(reply);
   }
 
   private fail(err: Error): void {

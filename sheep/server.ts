@@ -3,6 +3,7 @@ import net from 'node:net';
 import { isOperational, resultOf, SdError } from '../shared/errors.js';
 import { SD_INODE_SIZE } from '../shared/oid.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
+import { BufferPool } from '../shared/buffer-pool.js';
 import { FrameReader } from '../shared/proto/frame.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
@@ -22,6 +23,11 @@ interface RunResult {
 
 /** Largest request payload accepted; bigger announcements close the connection. */
 export const MAX_REQUEST_PAYLOAD = Math.max(SD_INODE_SIZE, 128 * 1024 * 1024);
+/** Request payloads of this size and more, powers of two up to the max, come from a pool when their op allows. */
+const POOLED_PAYLOAD_MIN_BYTES = 1024 * 1024;
+const POOLED_PAYLOAD_MAX_BYTES = 64 * 1024 * 1024;
+/** Bytes of idle pooled buffers kept per size (8 objects of 4 MiB: what one dog keeps in flight). */
+const POOL_IDLE_BYTES = 32 * 1024 * 1024;
 /** Requests one connection may have in flight before we stop reading from it. */
 const MAX_INFLIGHT_PER_CONN = 128;
 
@@ -48,6 +54,8 @@ export class Server {
   private readonly sockets = new Set<net.Socket>();
   private inflight = 0;
   private drainWaiters: (() => void)[] = [];
+  /** reused request payloads, by size (see payloadBuffer) */
+  private readonly pools = new Map<number, BufferPool>();
 
   constructor(private readonly s: ServerDeps) {}
 
@@ -122,6 +130,7 @@ export class Server {
           }
         });
       },
+      (req, len) => this.payloadBuffer(req, len),
     );
     const received = (feed: () => void): void => {
       if (lost) return;
@@ -162,6 +171,7 @@ export class Server {
     const tParsed = stageNow();
     this.inflight++;
     const out = await this.run(req, payload);
+    if (payload) this.recycle(req, payload, out);
     if (!out) {
       // a sheep that is going down over a broken invariant answers nothing
     } else if (STAGE_TIMES_ON) {
@@ -238,6 +248,39 @@ export class Server {
       this.s.stats.end(kind, data?.length ?? 0, started);
     }
     return broken ? undefined : { hdr: rsp, data, dispatchedAt };
+  }
+
+  /**
+   * Where a large request payload is assembled: a pooled buffer when the op's
+   * handler leaves it free once it settles (DirectOpDef.payloadFreeAfter),
+   * else a fresh one.
+   */
+  private payloadBuffer(req: SdHeader, len: number): Buffer {
+    if (!this.mayPool(req, len)) return Buffer.allocUnsafe(len);
+    let pool = this.pools.get(len);
+    if (!pool) this.pools.set(len, pool = new BufferPool(len, Math.max(1, Math.floor(POOL_IDLE_BYTES / len))));
+    return pool.take();
+  }
+
+  private mayPool(req: SdHeader, len: number): boolean {
+    if (len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return false;
+    const def = lookupOp(req.opcode);
+    if (!def || def.kind === 'cluster' || !def.payloadFreeAfter || !versionOk(req)) return false;
+    return def.payloadFreeAfter(this.s, req);
+  }
+
+  /**
+   * The request's handler settled: a pooled payload goes back
+   * to its pool, if the op still says its handler kept nothing of it (asked
+   * again: the VDI table may have changed meanwhile) and the reply does not
+   * carry it. Otherwise the pool forgets it and the GC takes it as usual.
+   */
+  private recycle(req: SdHeader, payload: Buffer, out: RunResult | undefined): void {
+    const pool = this.pools.get(payload.length);
+    if (!pool || !pool.lends(payload)) return;
+    // (no result: a broken invariant stopped the handler midway; nothing is sure then)
+    if (out && out.data?.buffer !== payload.buffer && this.mayPool(req, payload.length)) pool.give(payload);
+    else pool.forget(payload);
   }
 
   /** The status gate: what may run while the cluster is not serving. */

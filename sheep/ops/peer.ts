@@ -171,10 +171,16 @@ const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
 };
 
 /** Sheep-to-sheep object ops against the local store. */
+/**
+ * A peer write's payload goes only to the store, which is done with it when
+ * the call settles; the journal (-j) queues records, so it is left out.
+ */
+const payloadFreeAfter = (s: OpContext): boolean => s.opts.journal === undefined;
+
 export const peerOps: OpTable = {
-  [SD_OP.CREATE_AND_WRITE_PEER]: { kind: 'peer', handle: createPeer },
+  [SD_OP.CREATE_AND_WRITE_PEER]: { kind: 'peer', handle: createPeer, payloadFreeAfter },
   [SD_OP.READ_PEER]: { kind: 'peer', handle: readPeer },
-  [SD_OP.WRITE_PEER]: { kind: 'peer', handle: writePeer },
+  [SD_OP.WRITE_PEER]: { kind: 'peer', handle: writePeer, payloadFreeAfter },
   [SD_OP.REMOVE_PEER]: { kind: 'peer', handle: removePeer },
   [SD_OP.DECREF_PEER]: { kind: 'peer', handle: decrefPeer },
 };

@@ -87,6 +87,12 @@ interface BaseOpDef {
 export interface DirectOpDef extends BaseOpDef {
   kind: 'gateway' | 'peer' | 'local';
   handle: OpHandler;
+  /**
+   * True when, for this request, the handler keeps no reference to the
+   * payload once it settles (no cache, journal or erasure code holding it):
+   * the server may then reuse the payload's buffer (see Server.recycle).
+   */
+  payloadFreeAfter?: (s: OpContext, req: SdHeader) => boolean;
 }
 
 /** Serialised through the cluster driver: work (under the cluster block) and/or main. */

@@ -93,6 +93,12 @@ async function main(): Promise<void> {
         + `${m(0, 'dogCpu').toFixed(2).padStart(21)}${m(1, 'dogCpu').toFixed(2).padStart(10)}${(m(1, 'dogCpu') / m(0, 'dogCpu')).toFixed(2).padStart(7)}`);
     }
     console.log('(CPU ratios are baseline / this tree: above 1, this tree spends less)');
+    const want = (await run('sha256sum', [input], { timeoutMs: 600_000 })).out.split(' ')[0];
+    for (const s of sides) {
+      const got = (await run('bash', ['-c', `${cmds.read(s).replace('> /dev/null', '| sha256sum')}`], { timeoutMs: 600_000 })).out.split(' ')[0];
+      console.log(`${s.name}: read-back sha256 ${got === want ? 'matches' : 'DIFFERS'}`);
+      if (got !== want) process.exitCode = 1;
+    }
   } finally {
     for (const s of sides) await s.cluster.cleanup();
     rmSync(work, { recursive: true, force: true });
