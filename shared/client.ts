@@ -48,6 +48,8 @@ interface Pending {
   writing: boolean;
   /** the reply, when it came while the payload was still being written */
   reply?: Reply;
+  /** the caller's buffer for the reply payload (see request) */
+  into?: Buffer;
 }
 
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -74,9 +76,10 @@ export class SheepConnection {
     return new Promise((resolve, reject) => {
       // replies are read by the frame reader itself (see FrameReader.readTarget);
       // a frame before the connection object exists would be a broken peer
+      let conn: SheepConnection | undefined;
       const reader = new FrameReader((h) => h.dataLength, (h) => {
         throw new Error(`reply ${h.id} before the connection was made`);
-      });
+      }, (h, len) => conn?.replyBuffer(h, len) ?? Buffer.allocUnsafe(len));
       const onread: net.OnReadOpts = {
         buffer: () => reader.readTarget(),
         callback: (n, buf) => {
@@ -94,7 +97,8 @@ export class SheepConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SheepConnection(socket, target, reader));
+        conn = new SheepConnection(socket, target, reader);
+        resolve(conn);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -119,8 +123,12 @@ export class SheepConnection {
    * is passed on only once the payload's write has completed, and a failure
    * destroys the socket first. So a caller may reuse the payload's buffer then
    * (the sheep's payload pool relies on it).
+   *
+   * `into`: a reply payload that spans socket reads and fits is read straight
+   * into it (the reply's data is then a view of it). The socket writes into it
+   * only until the promise settles; the caller owns it again after that.
    */
-  request(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply> {
+  request(req: SdHeader, payload?: Buffer, timeoutMs?: number, into?: Buffer): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const hdr = req.clone();
     const id = this.nextId;
@@ -130,7 +138,7 @@ export class SheepConnection {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
         this.fail(new SdError(SD_RES.NETWORK_ERROR, `no reply from ${targetString(this.target)} in ${timeoutMs} ms`));
       }, timeoutMs);
-      const p: Pending = { resolve, reject, timer, writing: payload !== undefined && payload.length > 0 };
+      const p: Pending = { resolve, reject, timer, writing: payload !== undefined && payload.length > 0, into };
       this.pending.set(id, p);
       this.socket.cork();
       this.socket.write(hdr.buf);
@@ -154,6 +162,12 @@ export class SheepConnection {
     const r = await this.request(req, payload, timeoutMs);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result);
     return r;
+  }
+
+  /** Where the frame reader assembles a reply payload: the request's own buffer when it gave one that fits. */
+  private replyBuffer(hdr: SdHeader, len: number): Buffer {
+    const into = this.pending.get(hdr.id)?.into;
+    return into !== undefined && len <= into.length ? into.subarray(0, len) : Buffer.allocUnsafe(len);
   }
 
   private onReply(hdr: SdHeader, payload: Buffer | undefined): void {

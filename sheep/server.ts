@@ -23,7 +23,7 @@ interface RunResult {
 
 /** Largest request payload accepted; bigger announcements close the connection. */
 export const MAX_REQUEST_PAYLOAD = Math.max(SD_INODE_SIZE, 128 * 1024 * 1024);
-/** Request payloads of this size and more, powers of two up to the max, come from a pool when their op allows. */
+/** Request and reply payloads of this size and more, powers of two up to the max, use pooled buffers when their op allows. */
 const POOLED_PAYLOAD_MIN_BYTES = 1024 * 1024;
 const POOLED_PAYLOAD_MAX_BYTES = 64 * 1024 * 1024;
 /** Bytes of idle pooled buffers kept per size (8 objects of 4 MiB: what one dog keeps in flight). */
@@ -170,10 +170,14 @@ export class Server {
   private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined, frameStart = 0, frameEnd = 0): Promise<void> {
     const tParsed = stageNow();
     this.inflight++;
-    const out = await this.run(req, payload);
+    const into = this.replyBuffer(req);
+    const out = await this.run(req, payload, into);
     if (payload) this.recycle(req, payload, out);
+    // the reply buffer is free once the reply is written (or cannot be)
+    const replied = into === undefined ? undefined : () => this.giveBack(into, out);
     if (!out) {
       // a sheep that is going down over a broken invariant answers nothing
+      replied?.();
     } else if (STAGE_TIMES_ON) {
       const op = opName(req.opcode);
       const tDone = stageNow();
@@ -183,13 +187,15 @@ export class Server {
         stageRecord(`${op} 3 dispatch`, out.dispatchedAt - tParsed);
         stageRecord(`${op} 4 handler`, tDone - out.dispatchedAt);
       }
-      this.reply(sock, req, out.hdr, out.data, () => {
+      const sent = this.reply(sock, req, out.hdr, out.data, () => {
         const t = stageNow();
         stageRecord(`${op} 5 reply written`, t - tDone);
         stageRecord(`${op} 6 total`, t - frameStart);
+        replied?.();
       });
-    } else {
-      this.reply(sock, req, out.hdr, out.data);
+      if (!sent) replied?.();
+    } else if (!this.reply(sock, req, out.hdr, out.data, replied)) {
+      replied?.();
     }
     this.finished();
   }
@@ -218,7 +224,7 @@ export class Server {
    * Admit, dispatch and count one request. Undefined when it tripped a broken
    * invariant: the sheep is then going down and answers nothing.
    */
-  private async run(req: SdHeader, payload: Buffer | undefined): Promise<RunResult | undefined> {
+  private async run(req: SdHeader, payload: Buffer | undefined, into?: Buffer): Promise<RunResult | undefined> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
@@ -232,7 +238,7 @@ export class Server {
       this.admit(def.force === true);
       dispatchedAt = stageNow();
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
-      else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
+      else data = (await def.handle(this.s, req, payload, rsp, into)) ?? undefined;
     } catch (e) {
       if (!isOperational(e)) {
         // a broken invariant: this sheep's state is in doubt, so it stops (and
@@ -256,10 +262,7 @@ export class Server {
    * else a fresh one.
    */
   private payloadBuffer(req: SdHeader, len: number): Buffer {
-    if (!this.mayPool(req, len)) return Buffer.allocUnsafe(len);
-    let pool = this.pools.get(len);
-    if (!pool) this.pools.set(len, pool = new BufferPool(len, Math.max(1, Math.floor(POOL_IDLE_BYTES / len))));
-    return pool.take();
+    return this.mayPool(req, len) ? this.pool(len).take() : Buffer.allocUnsafe(len);
   }
 
   private mayPool(req: SdHeader, len: number): boolean {
@@ -283,6 +286,28 @@ export class Server {
     else pool.forget(payload);
   }
 
+  /** A pooled buffer for the reply payload of an op that reads into one (DirectOpDef.replyInto). */
+  private replyBuffer(req: SdHeader): Buffer | undefined {
+    const len = req.dataLength;
+    if (req.isWrite || len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return undefined;
+    const def = lookupOp(req.opcode);
+    if (!def || def.kind === 'cluster' || def.replyInto !== true || !versionOk(req)) return undefined;
+    return this.pool(len).take();
+  }
+
+  /** The reply that may carry `into` is written: the buffer is free (unless a broken invariant stopped the handler). */
+  private giveBack(into: Buffer, out: RunResult | undefined): void {
+    const pool = this.pool(into.length);
+    if (out) pool.give(into);
+    else pool.forget(into);
+  }
+
+  private pool(len: number): BufferPool {
+    let pool = this.pools.get(len);
+    if (!pool) this.pools.set(len, pool = new BufferPool(len, Math.max(1, Math.floor(POOL_IDLE_BYTES / len))));
+    return pool;
+  }
+
   /** The status gate: what may run while the cluster is not serving. */
   private admit(force: boolean): void {
     const g = this.s.group;
@@ -297,8 +322,9 @@ export class Server {
     }
   }
 
-  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): void {
-    if (sock.destroyed) return;
+  /** Write the reply; false when the socket is gone (then `written` is never called). */
+  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): boolean {
+    if (sock.destroyed) return false;
     const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
     const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
     rsp.dataLength = len;
@@ -308,5 +334,6 @@ export class Server {
     sock.write(rsp.buf, len > 0 ? undefined : written);
     if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len), written);
     sock.uncork();
+    return true;
   }
 }

@@ -54,10 +54,12 @@ export const objectOps: OpTable = {
   },
   [SD_OP.READ_OBJ]: {
     kind: 'gateway',
-    async handle(s, req) {
+    // `into` goes only to the gateway's read (not the cache, not erasure code)
+    replyInto: true,
+    async handle(s, req, _data, _rsp, into) {
       if (req.dataLength === 0) return undefined;
       if (cached(s, req)) return s.cache!.read(objectIo(req), req.dataLength);
-      return s.gateway.read(objectIo(req), req.dataLength);
+      return s.gateway.read(objectIo(req), req.dataLength, into);
     },
   },
   [SD_OP.WRITE_OBJ]: {

@@ -84,4 +84,39 @@ test('a request settles only after its payload is written, even if the reply cam
   }
 });
 
+test('a reply read into the caller\'s buffer: written there until the request settles, never after', async () => {
+  // a server that sends the first MiB of a 4 MiB reply, then (after the client hung up) the rest
+  let serverSock: net.Socket | undefined;
+  let reqHdr: SdHeader | undefined;
+  const server = net.createServer((sock) => {
+    serverSock = sock;
+    sock.once('data', (d: Buffer) => {
+      reqHdr = new SdHeader(Buffer.from(d.subarray(0, HEADER_SIZE)));
+      const rsp = SdHeader.responseTo(reqHdr, SD_RES.SUCCESS, 0);
+      rsp.dataLength = 4 * 1024 * 1024;
+      sock.write(Buffer.concat([rsp.buf, Buffer.alloc(1024 * 1024, 0x11)]));
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const c = await SheepConnection.connect({ host: '127.0.0.1', port });
+  try {
+    const into = Buffer.alloc(4 * 1024 * 1024, 0xee);
+    const settled = c.request(SdHeader.request(SD_OP.READ_OBJ, 0, into.length), undefined, 30_000, into).then(() => undefined, (e: Error) => e);
+    await waitFor('the first MiB in the caller\'s buffer', () => into[1024 * 1024 - 1] === 0x11, 10_000, 10);
+    c.close();
+    assert.ok(await settled, 'the request failed with the connection');
+    const seen = Buffer.from(into);
+    // the rest arrives after the request settled: it must not land in `into`
+    serverSock!.write(Buffer.alloc(3 * 1024 * 1024, 0x22), () => {});
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(into.equals(seen), 'nothing written into the buffer after the request settled');
+  } finally {
+    c.close();
+    serverSock?.destroy();
+    server.close();
+  }
+});
+
 test.run();
