@@ -87,13 +87,14 @@ export class Dog {
   /**
    * Send one request and wait for its reply (dog_exec_req). undefined means the
    * exchange itself failed; the reason has been printed. Many calls may be in
-   * flight at once on the same connection.
+   * flight at once on the same connection. `into`: a buffer for the reply
+   * payload (SheepConnection.request), the caller's again once this returns.
    */
-  async exec(req: SdHeader, payload?: Buffer, to: Target = this.target): Promise<Reply | undefined> {
+  async exec(req: SdHeader, payload?: Buffer, to: Target = this.target, into?: Buffer): Promise<Reply | undefined> {
     const conn = await this.connection(to);
     if (!conn) return undefined;
     try {
-      return await conn.request(req, payload, this.recvTimeoutMs);
+      return await conn.request(req, payload, this.recvTimeoutMs, into);
     } catch (e) {
       // every request pending on a broken connection fails; say so once
       if (!lostReported.has(conn)) {

@@ -44,6 +44,12 @@ interface Pending {
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  /** the request's payload is not all handed to the kernel yet */
+  writing: boolean;
+  /** the reply, when it came while the payload was still being written */
+  reply?: Reply;
+  /** the caller's buffer for the reply payload (see request) */
+  into?: Buffer;
 }
 
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -70,9 +76,10 @@ export class SheepConnection {
     return new Promise((resolve, reject) => {
       // replies are read by the frame reader itself (see FrameReader.readTarget);
       // a frame before the connection object exists would be a broken peer
+      let conn: SheepConnection | undefined;
       const reader = new FrameReader((h) => h.dataLength, (h) => {
         throw new Error(`reply ${h.id} before the connection was made`);
-      });
+      }, (h, len) => conn?.replyBuffer(h, len) ?? Buffer.allocUnsafe(len));
       const onread: net.OnReadOpts = {
         buffer: () => reader.readTarget(),
         callback: (n, buf) => {
@@ -90,7 +97,8 @@ export class SheepConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new SheepConnection(socket, target, reader));
+        conn = new SheepConnection(socket, target, reader);
+        resolve(conn);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -111,8 +119,16 @@ export class SheepConnection {
   /**
    * Send a request (the header is copied and given a fresh id) and wait for its
    * reply. A timeout destroys the connection: the stream cannot be resynced.
+   * When the promise settles the socket no longer reads the payload: a reply
+   * is passed on only once the payload's write has completed, and a failure
+   * destroys the socket first. So a caller may reuse the payload's buffer then
+   * (the sheep's payload pool relies on it).
+   *
+   * `into`: a reply payload that spans socket reads and fits is read straight
+   * into it (the reply's data is then a view of it). The socket writes into it
+   * only until the promise settles; the caller owns it again after that.
    */
-  request(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply> {
+  request(req: SdHeader, payload?: Buffer, timeoutMs?: number, into?: Buffer): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const hdr = req.clone();
     const id = this.nextId;
@@ -122,10 +138,21 @@ export class SheepConnection {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
         this.fail(new SdError(SD_RES.NETWORK_ERROR, `no reply from ${targetString(this.target)} in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const p: Pending = { resolve, reject, timer, writing: payload !== undefined && payload.length > 0, into };
+      this.pending.set(id, p);
       this.socket.cork();
       this.socket.write(hdr.buf);
-      if (payload && payload.length > 0) this.socket.write(payload);
+      if (p.writing) {
+        this.socket.write(payload!, (err) => {
+          // an error destroys the socket, and fail() rejects the request
+          if (err) return;
+          p.writing = false;
+          if (p.reply && this.pending.get(id) === p) {
+            this.pending.delete(id);
+            p.resolve(p.reply);
+          }
+        });
+      }
       this.socket.uncork();
     });
   }
@@ -137,15 +164,28 @@ export class SheepConnection {
     return r;
   }
 
+  /** Where the frame reader assembles a reply payload: the request's own buffer when it gave one that fits. */
+  private replyBuffer(hdr: SdHeader, len: number): Buffer {
+    const into = this.pending.get(hdr.id)?.into;
+    return into !== undefined && len <= into.length ? into.subarray(0, len) : Buffer.allocUnsafe(len);
+  }
+
   private onReply(hdr: SdHeader, payload: Buffer | undefined): void {
     const p = this.pending.get(hdr.id);
     if (!p) {
       this.fail(new SdError(SD_RES.NETWORK_ERROR, `reply with unknown id ${hdr.id}`));
       return;
     }
-    this.pending.delete(hdr.id);
     if (p.timer) clearTimeout(p.timer);
-    p.resolve({ hdr, data: payload ?? Buffer.alloc(0) });
+    p.timer = undefined;
+    const reply = { hdr, data: payload ?? Buffer.alloc(0) };
+    if (p.writing) {
+      // the payload's write completes in a moment (see request)
+      p.reply = reply;
+      return;
+    }
+    this.pending.delete(hdr.id);
+    p.resolve(reply);
   }
 
   private fail(err: Error): void {

@@ -69,7 +69,7 @@ export interface GatewayDeps {
   readonly self: SdNode;
   readonly stopping: boolean;
   /** Run a peer op against this sheep's own store, without a socket. */
-  peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
+  peerLocal(hdr: SdHeader, payload?: Buffer, into?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
 }
 
 export class Gateway {
@@ -156,23 +156,24 @@ export class Gateway {
   /**
    * Send a peer request to one node (or run it here when the node is us),
    * waiting PEER_TIMEOUT_MS at most, and not past `deadline` when given.
+   * `into`: a buffer for the reply payload, done with when this settles.
    */
-  async peer(node: SdNode, hdr: SdHeader, payload?: Buffer, deadline?: number): Promise<{ hdr: SdHeader; data: Buffer }> {
+  async peer(node: SdNode, hdr: SdHeader, payload?: Buffer, deadline?: number, into?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
     if (deadline !== undefined && Date.now() >= deadline) {
       // the fence: the client may have given up; nothing may land after that
       throw new SdError(SD_RES.NETWORK_ERROR, 'the request ran out of time');
     }
     const t0 = stageNow();
     if (this.isSelf(node)) {
-      if (!STAGE_TIMES_ON) return this.s.peerLocal(hdr, payload);
-      const r = await this.s.peerLocal(hdr, payload);
+      if (!STAGE_TIMES_ON) return this.s.peerLocal(hdr, payload, into);
+      const r = await this.s.peerLocal(hdr, payload, into);
       stageSince(`${opName(hdr.opcode)} here`, t0);
       return r;
     }
     // a connection that is up sends at once: no turn of the event loop before the bytes leave
     const conn = this.s.peers.readyPeerConn(node) ?? await this.s.peers.peerConn(node);
     const timeoutMs = deadline === undefined ? PEER_TIMEOUT_MS : Math.max(1, Math.min(PEER_TIMEOUT_MS, deadline - Date.now()));
-    const r = await conn.request(hdr, payload, timeoutMs);
+    const r = await conn.request(hdr, payload, timeoutMs, into);
     if (STAGE_TIMES_ON) stageSince(`${opName(hdr.opcode)} round trip`, t0);
     if (r.hdr.result !== SD_RES.SUCCESS) throw new SdError(r.hdr.result, `from ${node.port}`);
     return r;
@@ -190,7 +191,11 @@ export class Gateway {
 
   // --- the gateway operations ------------------------------------------------
 
-  async read(io: ObjectIo, length: number): Promise<Buffer> {
+  /**
+   * `into`: a buffer (at least `length` bytes) the data may be read into; the
+   * holders are asked one after the other, so it is done with when this settles.
+   */
+  async read(io: ObjectIo, length: number, into?: Buffer): Promise<Buffer> {
     this.checkRange(io.oid, io.offset, length);
     if (isEcObj(io.oid, this.copyPolicy(io.oid, io.copyPolicy))) return this.s.ec.read(io, length);
     return this.retrying(`read ${io.oid.toString(16)}`, async (deadline) => {
@@ -206,7 +211,7 @@ export class Gateway {
       let last: unknown;
       for (const j of order) {
         try {
-          const r = await this.peer(holders[j]!, this.peerHeader(SD_OP.READ_PEER, io, length, false), undefined, deadline);
+          const r = await this.peer(holders[j]!, this.peerHeader(SD_OP.READ_PEER, io, length, false), undefined, deadline, into);
           return r.data;
         } catch (e) {
           last = e;

@@ -8,7 +8,8 @@ const IO_ADDR_RETRY_MS = 30_000;
 
 /** What a part sends a peer request over: one request, matched reply. */
 export interface PeerLink {
-  request(req: SdHeader, payload?: Buffer, timeoutMs?: number): Promise<Reply>;
+  /** `into`: a buffer for the reply payload (SheepConnection.request) */
+  request(req: SdHeader, payload?: Buffer, timeoutMs?: number, into?: Buffer): Promise<Reply>;
 }
 
 /**

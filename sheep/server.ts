@@ -3,10 +3,12 @@ import net from 'node:net';
 import { isOperational, resultOf, SdError } from '../shared/errors.js';
 import { SD_INODE_SIZE } from '../shared/oid.js';
 import { SD_FLAG, SD_STATUS } from '../shared/proto/flags.js';
+import { BufferPool } from '../shared/buffer-pool.js';
 import { FrameReader } from '../shared/proto/frame.js';
 import { SdHeader } from '../shared/proto/header.js';
 import { opName, SD_PROTO_VER, SD_SHEEP_PROTO_VER } from '../shared/proto/opcodes.js';
 import { resultName, SD_RES } from '../shared/proto/results.js';
+import { adoptWithOnread } from './accept-onread.js';
 import { listenOn } from './listen.js';
 import type { ClusterOps } from './cluster-ops.js';
 import { lookupOp, type OpContext } from './ops/index.js';
@@ -21,6 +23,11 @@ interface RunResult {
 
 /** Largest request payload accepted; bigger announcements close the connection. */
 export const MAX_REQUEST_PAYLOAD = Math.max(SD_INODE_SIZE, 128 * 1024 * 1024);
+/** Request and reply payloads of this size and more, powers of two up to the max, use pooled buffers when their op allows. */
+const POOLED_PAYLOAD_MIN_BYTES = 1024 * 1024;
+const POOLED_PAYLOAD_MAX_BYTES = 64 * 1024 * 1024;
+/** Bytes of idle pooled buffers kept per size (8 objects of 4 MiB: what one dog keeps in flight). */
+const POOL_IDLE_BYTES = 32 * 1024 * 1024;
 /** Requests one connection may have in flight before we stop reading from it. */
 const MAX_INFLIGHT_PER_CONN = 128;
 
@@ -47,6 +54,8 @@ export class Server {
   private readonly sockets = new Set<net.Socket>();
   private inflight = 0;
   private drainWaiters: (() => void)[] = [];
+  /** reused request payloads, by size (see payloadBuffer) */
+  private readonly pools = new Map<number, BufferPool>();
 
   constructor(private readonly s: ServerDeps) {}
 
@@ -60,7 +69,8 @@ export class Server {
   }
 
   private async listenOn(where: net.ListenOptions, what: string): Promise<void> {
-    const srv = net.createServer((sock) => this.accept(sock));
+    // paused: accept() moves the connection to a socket that reads into the frame reader's buffers
+    const srv = net.createServer({ pauseOnConnect: true }, (raw) => this.accept(raw));
     await listenOn(srv, where, what);
     this.servers.push(srv);
   }
@@ -88,14 +98,14 @@ export class Server {
     for (const sock of this.sockets) sock.destroy();
   }
 
-  private accept(sock: net.Socket): void {
-    sock.setNoDelay(true);
-    this.sockets.add(sock);
+  private accept(raw: net.Socket): void {
     let inflight = 0;
     let paused = false;
     // stage timing: when the current frame's first and last bytes arrived
     let frameStart = 0;
     let chunkAt = 0;
+    // after a frame we cannot take, the rest of the stream means nothing
+    let lost = false;
     const reader = new FrameReader(
       (req) => {
         if (!req.isWrite) return 0;
@@ -120,22 +130,39 @@ export class Server {
           }
         });
       },
+      (req, len) => this.payloadBuffer(req, len),
     );
-    sock.on('data', (chunk: Buffer) => {
+    const received = (feed: () => void): void => {
+      if (lost) return;
       if (STAGE_TIMES_ON) {
         chunkAt = stageNow();
         if (!reader.midFrame) frameStart = chunkAt;
       }
       try {
-        reader.push(chunk);
+        feed();
       } catch (e) {
         // a frame we cannot take: tell the client why, then hang up (the stream is lost)
+        lost = true;
         this.s.log.warn('server', `closing connection from ${sock.remoteAddress ?? 'unix socket'}: ${(e as Error).message}`);
         const rsp = new SdHeader();
         rsp.result = resultOf(e);
         sock.end(rsp.buf);
       }
+    };
+    const adopted = adoptWithOnread(raw, {
+      buffer: () => reader.readTarget(),
+      callback: (n, buf) => {
+        received(() => reader.filled(n, buf as Buffer));
+        return true;
+      },
     });
+    const sock = adopted ?? raw;
+    if (!adopted) {
+      sock.on('data', (chunk: Buffer) => received(() => reader.push(chunk)));
+      sock.resume();
+    }
+    sock.setNoDelay(true);
+    this.sockets.add(sock);
     sock.on('error', () => sock.destroy());
     sock.on('close', () => this.sockets.delete(sock));
   }
@@ -143,9 +170,14 @@ export class Server {
   private async handle(sock: net.Socket, req: SdHeader, payload: Buffer | undefined, frameStart = 0, frameEnd = 0): Promise<void> {
     const tParsed = stageNow();
     this.inflight++;
-    const out = await this.run(req, payload);
+    const into = this.replyBuffer(req);
+    const out = await this.run(req, payload, into);
+    if (payload) this.recycle(req, payload, out);
+    // the reply buffer is free once the reply is written (or cannot be)
+    const replied = into === undefined ? undefined : () => this.giveBack(into, out);
     if (!out) {
       // a sheep that is going down over a broken invariant answers nothing
+      replied?.();
     } else if (STAGE_TIMES_ON) {
       const op = opName(req.opcode);
       const tDone = stageNow();
@@ -155,13 +187,15 @@ export class Server {
         stageRecord(`${op} 3 dispatch`, out.dispatchedAt - tParsed);
         stageRecord(`${op} 4 handler`, tDone - out.dispatchedAt);
       }
-      this.reply(sock, req, out.hdr, out.data, () => {
+      const sent = this.reply(sock, req, out.hdr, out.data, () => {
         const t = stageNow();
         stageRecord(`${op} 5 reply written`, t - tDone);
         stageRecord(`${op} 6 total`, t - frameStart);
+        replied?.();
       });
-    } else {
-      this.reply(sock, req, out.hdr, out.data);
+      if (!sent) replied?.();
+    } else if (!this.reply(sock, req, out.hdr, out.data, replied)) {
+      replied?.();
     }
     this.finished();
   }
@@ -190,7 +224,7 @@ export class Server {
    * Admit, dispatch and count one request. Undefined when it tripped a broken
    * invariant: the sheep is then going down and answers nothing.
    */
-  private async run(req: SdHeader, payload: Buffer | undefined): Promise<RunResult | undefined> {
+  private async run(req: SdHeader, payload: Buffer | undefined, into?: Buffer): Promise<RunResult | undefined> {
     const rsp = SdHeader.responseTo(req, SD_RES.SUCCESS, this.s.group.epoch);
     const def = lookupOp(req.opcode);
     const kind = def?.kind ?? 'none';
@@ -204,7 +238,7 @@ export class Server {
       this.admit(def.force === true);
       dispatchedAt = stageNow();
       if (def.kind === 'cluster') data = await this.s.clusterOps.run(def, req, payload, rsp);
-      else data = (await def.handle(this.s, req, payload, rsp)) ?? undefined;
+      else data = (await def.handle(this.s, req, payload, rsp, into)) ?? undefined;
     } catch (e) {
       if (!isOperational(e)) {
         // a broken invariant: this sheep's state is in doubt, so it stops (and
@@ -222,6 +256,58 @@ export class Server {
     return broken ? undefined : { hdr: rsp, data, dispatchedAt };
   }
 
+  /**
+   * Where a large request payload is assembled: a pooled buffer when the op's
+   * handler leaves it free once it settles (DirectOpDef.payloadFreeAfter),
+   * else a fresh one.
+   */
+  private payloadBuffer(req: SdHeader, len: number): Buffer {
+    return this.mayPool(req, len) ? this.pool(len).take() : Buffer.allocUnsafe(len);
+  }
+
+  private mayPool(req: SdHeader, len: number): boolean {
+    if (len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return false;
+    const def = lookupOp(req.opcode);
+    if (!def || def.kind === 'cluster' || !def.payloadFreeAfter || !versionOk(req)) return false;
+    return def.payloadFreeAfter(this.s, req);
+  }
+
+  /**
+   * The request's handler settled: a pooled payload goes back
+   * to its pool, if the op still says its handler kept nothing of it (asked
+   * again: the VDI table may have changed meanwhile) and the reply does not
+   * carry it. Otherwise the pool forgets it and the GC takes it as usual.
+   */
+  private recycle(req: SdHeader, payload: Buffer, out: RunResult | undefined): void {
+    const pool = this.pools.get(payload.length);
+    if (!pool || !pool.lends(payload)) return;
+    // (no result: a broken invariant stopped the handler midway; nothing is sure then)
+    if (out && out.data?.buffer !== payload.buffer && this.mayPool(req, payload.length)) pool.give(payload);
+    else pool.forget(payload);
+  }
+
+  /** A pooled buffer for the reply payload of an op that reads into one (DirectOpDef.replyInto). */
+  private replyBuffer(req: SdHeader): Buffer | undefined {
+    const len = req.dataLength;
+    if (req.isWrite || len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return undefined;
+    const def = lookupOp(req.opcode);
+    if (!def || def.kind === 'cluster' || def.replyInto !== true || !versionOk(req)) return undefined;
+    return this.pool(len).take();
+  }
+
+  /** The reply that may carry `into` is written: the buffer is free (unless a broken invariant stopped the handler). */
+  private giveBack(into: Buffer, out: RunResult | undefined): void {
+    const pool = this.pool(into.length);
+    if (out) pool.give(into);
+    else pool.forget(into);
+  }
+
+  private pool(len: number): BufferPool {
+    let pool = this.pools.get(len);
+    if (!pool) this.pools.set(len, pool = new BufferPool(len, Math.max(1, Math.floor(POOL_IDLE_BYTES / len))));
+    return pool;
+  }
+
   /** The status gate: what may run while the cluster is not serving. */
   private admit(force: boolean): void {
     const g = this.s.group;
@@ -236,8 +322,9 @@ export class Server {
     }
   }
 
-  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): void {
-    if (sock.destroyed) return;
+  /** Write the reply; false when the socket is gone (then `written` is never called). */
+  private reply(sock: net.Socket, req: SdHeader, rsp: SdHeader, data: Buffer | undefined, written?: () => void): boolean {
+    if (sock.destroyed) return false;
     const noPayload = req.isWrite && (req.flags & SD_FLAG.CMD_PIGGYBACK) === 0;
     const len = noPayload || !data ? 0 : Math.min(data.length, req.dataLength);
     rsp.dataLength = len;
@@ -247,5 +334,6 @@ export class Server {
     sock.write(rsp.buf, len > 0 ? undefined : written);
     if (len > 0) sock.write(len === data!.length ? data! : data!.subarray(0, len), written);
     sock.uncork();
+    return true;
   }
 }

@@ -267,14 +267,14 @@ export class Sheep {
   }
 
   /** Run a peer op against our own store without a socket. */
-  async peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
+  async peerLocal(hdr: SdHeader, payload?: Buffer, into?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }> {
     const def = lookupOp(hdr.opcode);
     if (!def || def.kind === 'cluster') throw new SdError(SD_RES.INVALID_PARMS, `not a peer op: ${hdr.opcode}`);
     const rsp = SdHeader.responseTo(hdr, SD_RES.SUCCESS, this.group.epoch);
     this.stats.begin(def.kind, hdr.opcode, payload?.length ?? 0);
     let data: Buffer | undefined;
     try {
-      data = (await def.handle(this, hdr, payload, rsp)) ?? undefined;
+      data = (await def.handle(this, hdr, payload, rsp, into)) ?? undefined;
     } finally {
       this.stats.end(def.kind, data?.length ?? 0);
     }

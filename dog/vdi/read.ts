@@ -27,6 +27,8 @@ const EXIT_SIGPIPE = 128 + 13;
 
 interface Got {
   data?: Buffer;
+  /** the object buffer the reply was read into: free again once data is written out */
+  buf?: Buffer;
   message?: string;
 }
 
@@ -50,6 +52,11 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
   const objSize = 2 ** h.blockSizeShift;
   const total = Math.min(range.len, h.vdiSize - range.offset);
   let zeros = Buffer.alloc(0);
+  // object buffers whose data is written out, reused for later replies (a
+  // fresh 4 MiB buffer per object kept V8's garbage collector busy); at most
+  // WINDOW + 1 exist: the replies in flight and the one being written
+  const spare: Buffer[] = [];
+  const pieceMax = Math.min(objSize, total);
 
   const fetch = async (p: Piece): Promise<Got> => {
     const vid = index.vidAt(p.idx);
@@ -58,10 +65,11 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
       return { data: zeros.subarray(0, p.len) };
     }
     const oid = vidToDataOid(vid, p.idx);
-    const r = await dog.exec(readObjectRequest(oid, p.len, p.offset, false));
+    const buf = spare.pop() ?? Buffer.allocUnsafe(pieceMax);
+    const r = await dog.exec(readObjectRequest(oid, p.len, p.offset, false), undefined, undefined, buf);
     if (!r) return { message: `Failed to read object ${hex(oid)}` };
     if (r.hdr.result !== SD_RES.SUCCESS) return { message: `Failed to read object ${hex(oid)} ${resultText(r.hdr.result)}` };
-    return { data: untrim(r, p.len) };
+    return { data: untrim(r, p.len), buf };
   };
 
   const objects = Math.ceil((range.offset + total) / objSize) - Math.floor(range.offset / objSize);
@@ -82,6 +90,7 @@ export async function run(dog: Dog, args: string[]): Promise<number> {
       return EXIT.SYSFAIL;
     }
     progress.advance(got.data.length);
+    if (got.buf) spare.push(got.buf);
   }
   progress.end();
   await new Promise<void>((resolve) => fsync(1, () => resolve()));

@@ -1,3 +1,4 @@
+import { assert } from '../errors.js';
 import { HEADER_SIZE, SdHeader } from './header.js';
 
 /** Size of the buffer reused for socket reads between large payloads (net's default read size). */
@@ -35,6 +36,8 @@ export class FrameReader {
     private readonly payloadLength: (hdr: SdHeader) => number,
     /** settable: a client's connection takes over the reader made before it (see client.ts) */
     public onFrame: (hdr: SdHeader, payload: Buffer | undefined) => void,
+    /** The buffer a payload that spans socket reads is assembled in (a pool's, or a fresh one). */
+    private readonly payloadBuffer: (hdr: SdHeader, len: number) => Buffer = (_hdr, len) => Buffer.allocUnsafe(len),
   ) {}
 
   /** Bytes of the current frame still missing (0 between frames). */
@@ -106,7 +109,8 @@ export class FrameReader {
           continue;
         }
         this.hdr = hdr;
-        this.payload = Buffer.allocUnsafe(len);
+        this.payload = this.payloadBuffer(hdr, len);
+        assert(this.payload.length === len, 'a payload buffer of the announced length');
         this.payloadHave = 0;
       } else {
         const payload = this.payload!;

@@ -21,7 +21,7 @@ for (const table of TABLES) {
     if (REGISTRY.has(Number(code))) throw new Error(`opcode 0x${Number(code).toString(16)} registered twice`);
     // peer ops are counted by epoch: a new recovery waits for the older ones
     const tracked: OpDef = def.kind === 'peer'
-      ? { ...def, handle: (s, req, data, rsp) => s.recovery.tracked(req, () => def.handle(s, req, data, rsp)) }
+      ? { ...def, handle: (s, req, data, rsp, into) => s.recovery.tracked(req, () => def.handle(s, req, data, rsp, into)) }
       : def;
     REGISTRY.set(Number(code), tracked);
   }

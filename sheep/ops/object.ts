@@ -1,6 +1,6 @@
 import { SdError } from '../../shared/errors.js';
 import { INODE_OFF } from '../../shared/inode.js';
-import { dataOidToIdx, isDataObj, oidToVid, vidToVdiOid } from '../../shared/oid.js';
+import { dataOidToIdx, isDataObj, isEcObj, oidToVid, vidToVdiOid } from '../../shared/oid.js';
 import { SD_FLAG } from '../../shared/proto/flags.js';
 import type { SdHeader } from '../../shared/proto/header.js';
 import { SD_OP } from '../../shared/proto/opcodes.js';
@@ -31,10 +31,21 @@ function cachedWrite(s: OpContext, io: ObjectIo, data: Buffer, create: boolean, 
   return s.cache!.write(io, data, create, cow);
 }
 
+/**
+ * A data object's write that the gateway fans out to its holders (no object
+ * cache, no journal, no erasure code): the peers' socket writes and the local
+ * store write are all settled when the handler is, so the payload is free.
+ */
+function plainFanOut(s: OpContext, req: SdHeader): boolean {
+  return s.opts.journal === undefined && !cached(s, req) && isDataObj(req.objOid)
+    && !isEcObj(req.objOid, s.gateway.copyPolicy(req.objOid, req.objCopyPolicy));
+}
+
 /** Client object I/O (the gateway ops). */
 export const objectOps: OpTable = {
   [SD_OP.CREATE_AND_WRITE_OBJ]: {
     kind: 'gateway',
+    payloadFreeAfter: plainFanOut,
     async handle(s, req, data) {
       const cow = (req.flags & SD_FLAG.CMD_COW) !== 0 ? req.objCowOid : undefined;
       if (cached(s, req)) return cachedWrite(s, objectIo(req), data ?? Buffer.alloc(0), true, cow);
@@ -43,14 +54,17 @@ export const objectOps: OpTable = {
   },
   [SD_OP.READ_OBJ]: {
     kind: 'gateway',
-    async handle(s, req) {
+    // `into` goes only to the gateway's read (not the cache, not erasure code)
+    replyInto: true,
+    async handle(s, req, _data, _rsp, into) {
       if (req.dataLength === 0) return undefined;
       if (cached(s, req)) return s.cache!.read(objectIo(req), req.dataLength);
-      return s.gateway.read(objectIo(req), req.dataLength);
+      return s.gateway.read(objectIo(req), req.dataLength, into);
     },
   },
   [SD_OP.WRITE_OBJ]: {
     kind: 'gateway',
+    payloadFreeAfter: plainFanOut,
     async handle(s, req, data) {
       if (!data || data.length === 0) return;
       if (cached(s, req)) return cachedWrite(s, objectIo(req), data, false);

@@ -71,7 +71,7 @@ const createPeer: OpHandler = async (s, req, data, rsp) => {
   await store.create(ref, offset, payload, size, s.group.epoch);
 };
 
-const readPeer: OpHandler = async (s, req, _data, rsp) => {
+const readPeer: OpHandler = async (s, req, _data, rsp, into) => {
   const tEpoch = stageNow();
   await checkEpoch(s, req, rsp);
   stageSince('READ_PEER epoch check', tEpoch);
@@ -101,7 +101,7 @@ const readPeer: OpHandler = async (s, req, _data, rsp) => {
     return store.readStale(ref, tag, req.objOffset, req.dataLength);
   }
   const t0 = stageNow();
-  const buf = await store.read(ref, req.objOffset, req.dataLength);
+  const buf = await store.read(ref, req.objOffset, req.dataLength, into);
   stageSince('READ_PEER store read', t0);
   return buf;
 };
@@ -179,10 +179,17 @@ const decrefPeer: OpHandler = async (s, req, _data, rsp) => {
 };
 
 /** Sheep-to-sheep object ops against the local store. */
+/**
+ * A peer write's payload goes only to the store, which is done with it when
+ * the call settles; the journal (-j) queues records, so it is left out.
+ */
+const payloadFreeAfter = (s: OpContext): boolean => s.opts.journal === undefined;
+
 export const peerOps: OpTable = {
-  [SD_OP.CREATE_AND_WRITE_PEER]: { kind: 'peer', handle: createPeer },
-  [SD_OP.READ_PEER]: { kind: 'peer', handle: readPeer },
-  [SD_OP.WRITE_PEER]: { kind: 'peer', handle: writePeer },
+  [SD_OP.CREATE_AND_WRITE_PEER]: { kind: 'peer', handle: createPeer, payloadFreeAfter },
+  // (the store is done with `into` when its read settles)
+  [SD_OP.READ_PEER]: { kind: 'peer', handle: readPeer, replyInto: true },
+  [SD_OP.WRITE_PEER]: { kind: 'peer', handle: writePeer, payloadFreeAfter },
   [SD_OP.REMOVE_PEER]: { kind: 'peer', handle: removePeer },
   [SD_OP.DECREF_PEER]: { kind: 'peer', handle: decrefPeer },
 };

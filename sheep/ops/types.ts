@@ -40,7 +40,7 @@ export interface OpContext {
   readonly cache: ObjectCache | undefined;
   readonly driver: ClusterDriver;
   /** Run a peer op against this sheep's own store without a socket. */
-  peerLocal(hdr: SdHeader, payload?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
+  peerLocal(hdr: SdHeader, payload?: Buffer, into?: Buffer): Promise<{ hdr: SdHeader; data: Buffer }>;
   /** An epoch's members: from our log, else from a member that has it. */
   epochRecord(epoch: number): Promise<EpochRecord | undefined>;
   /** Persist the cluster config. */
@@ -71,6 +71,8 @@ export interface OpContext {
  */
 export type OpHandler = (
   s: OpContext, req: SdHeader, data: Buffer | undefined, rsp: SdHeader,
+  /** a buffer for the reply payload, for ops with replyInto (see there) */
+  into?: Buffer,
 ) => Promise<Buffer | undefined | void>;
 
 /** Main part of a cluster op: runs on every sheep in cluster order. */
@@ -87,6 +89,19 @@ interface BaseOpDef {
 export interface DirectOpDef extends BaseOpDef {
   kind: 'gateway' | 'peer' | 'local';
   handle: OpHandler;
+  /**
+   * True when, for this request, the handler keeps no reference to the
+   * payload once it settles (no cache, journal or erasure code holding it):
+   * the server may then reuse the payload's buffer (see Server.recycle).
+   */
+  payloadFreeAfter?: (s: OpContext, req: SdHeader) => boolean;
+  /**
+   * The handler takes a server buffer (`into`, at least req.dataLength bytes)
+   * for its reply payload, passes it only to calls that are done with it when
+   * they settle, and keeps no reference to it after settling except in the
+   * reply it returns: the server reuses it once that reply is written.
+   */
+  replyInto?: boolean;
 }
 
 /** Serialised through the cluster driver: work (under the cluster block) and/or main. */

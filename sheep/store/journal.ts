@@ -328,8 +328,8 @@ export class JournalStore implements ObjectStore {
     return this.inner.recheck(ref);
   }
 
-  read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
-    return this.inner.read(ref, offset, length);
+  read(ref: ObjectRef, offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    return this.inner.read(ref, offset, length, into);
   }
 
   async write(ref: ObjectRef, offset: number, data: Buffer): Promise<void> {

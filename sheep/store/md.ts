@@ -317,13 +317,13 @@ export class MdStore implements ObjectStore {
     return d !== undefined && d.store.recheck(ref);
   }
 
-  async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
+  async read(ref: ObjectRef, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     // reads take no lock: an object moved to another disk meanwhile is read there
     for (let attempt = 0; ; attempt++) {
       const d = this.holder(ref);
       if (!d) throw this.missing(ref);
       try {
-        return await d.store.read(ref, offset, length);
+        return await d.store.read(ref, offset, length, into);
       } catch (e) {
         if (attempt < 3 && this.holder(ref) !== d) continue;
         return this.onDisk(d, () => Promise.reject(e));

@@ -201,13 +201,22 @@ export class ObjectCache {
     else if (cowOid !== undefined) content = await this.baseContent(io, cowOid, size);
     else content = Buffer.alloc(0);
     await this.makeRoom(size);
-    await this.files.create(this.ref(io.oid), 0, content, size, 0);
+    // every cached object is in use (concurrent writes to as many objects as
+    // the cache holds, or more): this one goes to the cluster, not past the bound
+    if (this.used + size > this.o.size) return undefined;
+    // reserved before the file is made: loads running meanwhile see it
+    this.used += size;
+    try {
+      await this.files.create(this.ref(io.oid), 0, content, size, 0);
+    } catch (e) {
+      this.used -= size;
+      throw e;
+    }
     const e: Entry = {
       oid: io.oid, size, copies: io.copies, copyPolicy: io.copyPolicy, created: create,
       dirty: new Uint8Array(DIRTY_BLOCKS).fill(create ? 1 : 0),
     };
     this.entries.set(io.oid, e);
-    this.used += size;
     return e;
   }
 
@@ -244,7 +253,7 @@ export class ObjectCache {
       }
       e ??= await this.load(io, create, cowOid);
       if (!e) {
-        // bigger than the whole cache: straight to the cluster
+        // bigger than the whole cache, or no room now: straight to the cluster
         if (create) await this.backend.createAndWrite({ ...io, flags: 0 }, data, cowOid);
         else await this.backend.write({ ...io, flags: 0 }, data);
         return;

@@ -247,7 +247,7 @@ export class PlainStore implements ObjectStore {
     return fh;
   }
 
-  async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
+  async read(ref: ObjectRef, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const name = objectName(ref.oid, ref.ec);
     if (!this.live.has(name)) throw noObj();
     if (this.direct(ref, offset, length)) {
@@ -255,7 +255,7 @@ export class PlainStore implements ObjectStore {
       return this.aligned!.read(fh, offset, length);
     }
     const fh = await this.fd(name);
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     if (this.o.nosync && length <= SYNC_IO_MAX) {
       while (done < length) {

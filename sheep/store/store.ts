@@ -57,7 +57,12 @@ export interface ObjectStore {
    * behind the store's back. For checks (dog vdi check); exists() trusts memory.
    */
   recheck(ref: ObjectRef): Promise<boolean>;
-  read(ref: ObjectRef, offset: number, length: number): Promise<Buffer>;
+  /**
+   * `into`: a buffer of at least `length` bytes the caller owns, which the
+   * store may read into (the result is then a view of it) and no longer
+   * touches once the call settles; a store may also return another buffer.
+   */
+  read(ref: ObjectRef, offset: number, length: number, into?: Buffer): Promise<Buffer>;
   write(ref: ObjectRef, offset: number, data: Buffer): Promise<void>;
   create(ref: ObjectRef, offset: number, data: Buffer, fullSize: number, epoch: number): Promise<void>;
   remove(ref: ObjectRef): Promise<void>;

@@ -22,6 +22,7 @@
  * Usage: npx tsc -p . && node build/test/bench/vs-original.js
  *          [--size 512M] [--runtime 5] [--dog-mib 1024] [--requests 2000] [--rounds 3]
  *          [--stages-only]  (only the breakdown of ours, no original)
+ *          [--dog-only]  (only dog vdi write / read, no fio, latencies or breakdown)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ const RUNTIME_S = Number(arg('--runtime', '5'));
 const DOG_MIB = Number(arg('--dog-mib', '1024'));
 const REQUESTS = Number(arg('--requests', '2000'));
 const ROUNDS = Number(arg('--rounds', '3'));
+const DOG_ONLY = process.argv.includes('--dog-only');
 const IODEPTH = 16;
 const MiB = 1024 * 1024;
 /** the original's programs (SHEEPDOG_ORIGINAL_BIN overrides, e.g. when running from a copy of the tree) */
@@ -204,10 +206,46 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'vs-original-'));
   try {
     if (!process.argv.includes('--stages-only')) await compare(work);
-    await stageBreakdown(work);
+    if (!DOG_ONLY) await stageBreakdown(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The fio jobs on each side's sheepfs volume, then the one-in-flight latencies. */
+async function fioAndLatency(
+  work: string, sides: [Side, Side],
+  setMount: (m: Mount) => void, setOrig: (o: { volume: string; mnt: string; pid: number }) => void,
+): Promise<void> {
+  const [ours, theirs] = sides;
+  const oids = new Map<Side, bigint>();
+  for (const s of sides) oids.set(s, await latencyObject(s));
+  const ourMount = await mountSheepfs(join(work, 'our-mnt'), ours.port);
+  setMount(ourMount);
+  ours.volume = join(work, 'our-mnt/vdi/fio.img/volume');
+  const orig = await origSheepfs(work, theirs.port, 'fio.img');
+  setOrig(orig);
+  theirs.volume = orig.volume;
+  // allocate every object first: reads of a thin VDI's holes would measure nothing
+  for (const s of sides) {
+    const fill = await run('fio', ['--name=fill', `--filename=${s.volume}`, '--rw=write', '--bs=1M', `--size=${SIZE}`,
+      '--direct=1', '--ioengine=libaio', '--iodepth=16'], { timeoutMs: 600_000 });
+    if (fill.code !== 0) throw new Error(`${s.name} fill: ${fill.stderr}`);
+  }
+
+  const fioRows: Row[] = [];
+  for (const job of FIO_JOBS) {
+    const [a, b] = await alternate(sides, (s) => runFio([`--filename=${s.volume}`, '--direct=1', '--ioengine=libaio'], job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH }));
+    fioRows.push({ name: job.name, unit: job.metric, ours: a, orig: b, lowerIsBetter: false });
+  }
+  printTable(`fio on the sheepfs volume (direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE}, ${RUNTIME_S} s per job)`, fioRows);
+
+  const latRows: Row[] = [];
+  for (const job of LAT_JOBS) {
+    const [a, b] = await alternate(sides, (s) => latency(s.port, oids.get(s)!, job, REQUESTS));
+    latRows.push({ name: job.name, unit: 'µs', ours: a, orig: b, lowerIsBetter: true });
+  }
+  printTable(`one request in flight to the gateway sheep (median of ${REQUESTS}, copies 3)`, latRows);
 }
 
 async function compare(work: string): Promise<void> {
@@ -232,38 +270,11 @@ async function compare(work: string): Promise<void> {
         if (r.code !== 0) throw new Error(`${s.name}: vdi create ${name}: ${r.stderr}`);
       }
     }
-    const oids = new Map<Side, bigint>();
-    for (const s of sides) oids.set(s, await latencyObject(s));
-
-    ourMount = await mountSheepfs(join(work, 'our-mnt'), ours.port);
-    ours.volume = join(work, 'our-mnt/vdi/fio.img/volume');
-    orig = await origSheepfs(work, theirs.port, 'fio.img');
-    theirs.volume = orig.volume;
-    // allocate every object first: reads of a thin VDI's holes would measure nothing
-    for (const s of sides) {
-      const fill = await run('fio', ['--name=fill', `--filename=${s.volume}`, '--rw=write', '--bs=1M', `--size=${SIZE}`,
-        '--direct=1', '--ioengine=libaio', '--iodepth=16'], { timeoutMs: 600_000 });
-      if (fill.code !== 0) throw new Error(`${s.name} fill: ${fill.stderr}`);
-    }
-
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     console.log(`ours vs the original C Sheepdog 1.0.1 (-O2): 3 local sheep each, -n, copies 3; ${new Date().toISOString()}`);
     console.log(`machine: ${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? '?'}, ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} cpus, load average at start ${load}`);
     console.log(`medians of ${ROUNDS} alternating rounds; ratio > 1 means ours is better`);
-
-    const fioRows: Row[] = [];
-    for (const job of FIO_JOBS) {
-      const [a, b] = await alternate(sides, (s) => runFio([`--filename=${s.volume}`, '--direct=1', '--ioengine=libaio'], job, { size: SIZE, runtimeS: RUNTIME_S, iodepth: IODEPTH }));
-      fioRows.push({ name: job.name, unit: job.metric, ours: a, orig: b, lowerIsBetter: false });
-    }
-    printTable(`fio on the sheepfs volume (direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE}, ${RUNTIME_S} s per job)`, fioRows);
-
-    const latRows: Row[] = [];
-    for (const job of LAT_JOBS) {
-      const [a, b] = await alternate(sides, (s) => latency(s.port, oids.get(s)!, job, REQUESTS));
-      latRows.push({ name: job.name, unit: 'µs', ours: a, orig: b, lowerIsBetter: true });
-    }
-    printTable(`one request in flight to the gateway sheep (median of ${REQUESTS}, copies 3)`, latRows);
+    if (!DOG_ONLY) await fioAndLatency(work, sides, (m) => { ourMount = m; }, (o) => { orig = o; });
 
     const input = join(work, 'input.bin');
     await run('bash', ['-c', `head -c ${DOG_MIB * MiB} /dev/urandom > ${input}`], { timeoutMs: 300_000 });
