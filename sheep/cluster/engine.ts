@@ -155,6 +155,8 @@ export class LogClusterDriver implements ClusterDriver {
   private loopDone: Promise<void> = Promise.resolve();
   private livenessTimer: unknown;
   private checkingLiveness = false;
+  /** the master's trim in progress (one at a time) */
+  private trimming: Promise<void> | undefined;
   private processed = 0;
   /** the read position last recorded in our registration */
   private reportedPos = 0;
@@ -246,8 +248,13 @@ export class LogClusterDriver implements ClusterDriver {
       await this.backend.setReadSeq(this.id, this.pos)
         .catch((e) => this.log.warn('cluster', `recording our log position: ${(e as Error).message}`));
     }
-    if (++this.processed % TRIM_EVERY === 0 && this.isMaster() && this.pos > TRIM_KEEP) {
-      await this.trimBehindMembers();
+    if (++this.processed % TRIM_EVERY === 0 && this.isMaster() && this.pos > TRIM_KEEP && !this.trimming) {
+      // beside the loop, not in it: removing a few hundred events from a loaded
+      // ZooKeeper took the 100-sheep soak's master over a minute, while every
+      // member waited at a join only the master settles
+      this.trimming = this.trimBehindMembers()
+        .catch((e) => this.log.warn('cluster', `trimming the cluster log: ${(e as Error).message}`))
+        .finally(() => { this.trimming = undefined; });
     }
   }
 
@@ -514,6 +521,7 @@ export class LogClusterDriver implements ClusterDriver {
     if (this.livenessTimer !== undefined) this.timers.clearInterval(this.livenessTimer);
     this.poke();
     await this.loopDone;
+    await this.trimming;
     await this.backend.unregister(this.id).catch(() => {});
     await this.backend.close();
   }
