@@ -283,6 +283,7 @@ export class ZookeeperBackend implements LogBackend {
     const payload = Buffer.concat([nonce, data]);
     if (this.nextSeq === 0) this.nextSeq = (await this.maxSeq()) + 1;
     let seq = this.nextSeq;
+    let lookedUp = false;
     for (;;) {
       const path = `${this.queue}/${seqName(seq)}`;
       try {
@@ -292,7 +293,15 @@ export class ZookeeperBackend implements LogBackend {
       } catch (e) {
         if (!(e instanceof ZkError)) throw e;
         if (e.zkCode === ZK_ERR.NODE_EXISTS) {
-          seq++;
+          // our guess is behind (we read slower than others append): go past the
+          // end at once, not one failed create per event (every number up to the
+          // end is taken, so this leaves no gap); then race the others one by one
+          if (!lookedUp) {
+            lookedUp = true;
+            seq = Math.max(seq + 1, (await this.maxSeq()) + 1);
+          } else {
+            seq++;
+          }
           continue;
         }
         if (e.zkCode !== ZK_ERR.CONNECTION_LOSS || !this.zk.alive) throw e;
