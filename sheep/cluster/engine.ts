@@ -258,7 +258,6 @@ export class LogClusterDriver implements ClusterDriver {
     }
   }
 
-
   /**
    * Forget events every member has read: below the master's position less
    * TRIM_KEEP, and below the lowest position a member recorded. A member
