@@ -41,6 +41,8 @@ export const DEFAULT_ZK_TIMEOUT_MS = 30_000;
 const NONCE = 8;
 /** ZooKeeper's default jute.maxbuffer is 1 MiB; stay below with room for the request. */
 const MAX_EVENT_BYTES = 1024 * 1024 - 4096;
+/** Znodes a trim removes at once. */
+const TRIM_BATCH = 32;
 
 export interface ZookeeperOptions {
   /** host:port,host:port,... */
@@ -281,6 +283,7 @@ export class ZookeeperBackend implements LogBackend {
     const payload = Buffer.concat([nonce, data]);
     if (this.nextSeq === 0) this.nextSeq = (await this.maxSeq()) + 1;
     let seq = this.nextSeq;
+    let lookedUp = false;
     for (;;) {
       const path = `${this.queue}/${seqName(seq)}`;
       try {
@@ -290,7 +293,15 @@ export class ZookeeperBackend implements LogBackend {
       } catch (e) {
         if (!(e instanceof ZkError)) throw e;
         if (e.zkCode === ZK_ERR.NODE_EXISTS) {
-          seq++;
+          // our guess is behind (we read slower than others append): go past the
+          // end at once, not one failed create per event (every number up to the
+          // end is taken, so this leaves no gap); then race the others one by one
+          if (!lookedUp) {
+            lookedUp = true;
+            seq = Math.max(seq + 1, (await this.maxSeq()) + 1);
+          } else {
+            seq++;
+          }
           continue;
         }
         if (e.zkCode !== ZK_ERR.CONNECTION_LOSS || !this.zk.alive) throw e;
@@ -335,8 +346,10 @@ export class ZookeeperBackend implements LogBackend {
 
   async trim(belowSeq: number): Promise<void> {
     for (const dir of [this.queue, this.res]) {
-      for (const name of await this.zk.getChildren(dir)) {
-        if (/^\d{10}$/.test(name) && Number(name) < belowSeq) await this.zk.remove(`${dir}/${name}`);
+      const gone = (await this.zk.getChildren(dir)).filter((name) => /^\d{10}$/.test(name) && Number(name) < belowSeq);
+      // a few at a time: one by one, a few hundred removals took over a minute on a loaded server
+      for (let i = 0; i < gone.length; i += TRIM_BATCH) {
+        await Promise.all(gone.slice(i, i + TRIM_BATCH).map((name) => this.zk.remove(`${dir}/${name}`)));
       }
     }
   }

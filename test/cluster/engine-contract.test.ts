@@ -146,6 +146,16 @@ function contract(kind: BackendKind): void {
     assert.is(await y.read(sorted.at(-1)! + 1), undefined, 'nothing past the end');
   });
 
+  it('a handle far behind the end appends right after it, leaving no gap', async () => {
+    const [x, y] = [await kind.open(), await kind.open()];
+    const first = await x.append(Buffer.from('x0'));
+    let last = first;
+    for (let i = 0; i < 60; i++) last = await y.append(Buffer.from(`y${i}`));
+    const next = await x.append(Buffer.from('x1'));
+    assert.is(next, last + 1, 'the number after the end');
+    for (let seq = first; seq <= next; seq++) assert.ok(await y.read(seq), `event ${seq} is there`);
+  });
+
   it('resolve: the first writer wins, everyone gets its content', async () => {
     const [x, y] = [await kind.open(), await kind.open()];
     const seq = await x.append(Buffer.from('join'));

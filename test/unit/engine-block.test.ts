@@ -17,8 +17,8 @@ import { Logger } from '../../sheep/log.js';
 import { waitFor } from '../lib/cluster.js';
 
 const log = new Logger({ level: 0, dir: tmpdir(), format: 'default', dst: 'default', port: 0 });
-/** How long a grant may take here (in-memory log, real timers). */
-const GRANT_MS = 5_000;
+/** How long a grant may take here (in-memory log, real timers; a loaded machine is slow, a lost block waits forever). */
+const GRANT_MS = 20_000;
 
 class Member implements ClusterHandlers {
   driver!: LogClusterDriver;
