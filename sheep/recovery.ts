@@ -177,7 +177,9 @@ export class Recovery {
     const r = this.run;
     if (!r || !this.s.store) return;
     if (r.phase === RECOVERY_PHASE.PREPARE && !this.hasLocal(oid)) await r.listReady;
-    if (r.pending.has(oid)) await this.recoverNow(r, oid);
+    // one whose recovery failed (too few strips reachable then) is tried again:
+    // a gateway retries its write until the strip is here
+    if (r.pending.has(oid) || r.failed.has(oid)) await this.recoverNow(r, oid);
   }
 
   // --- life cycle -----------------------------------------------------------
@@ -354,6 +356,7 @@ export class Recovery {
     const running = this.inflight.get(oid);
     if (running) return running;
     const p = this.recoverObject(r, oid)
+      .then(() => { r.failed.delete(oid); })
       .catch((e) => {
         if (e instanceof Superseded) return;
         this.s.log.warn('recovery', `object ${oid.toString(16)}: ${(e as Error).message}`);
