@@ -267,19 +267,12 @@ export class EcIo implements StripIo {
     data.copy(stripes, io.offset - base);
     const strips = encodeStripes(stripes, g.code);
     const op = create ? SD_OP.CREATE_AND_WRITE_PEER : SD_OP.WRITE_PEER;
-    const stripOffset = first * g.code.stripSize;
-    try {
-      await this.sendStrips(io.oid, g, op, stripOffset, strips, io.deadline);
-    } catch (e) {
-      if (create || resultOf(e) !== SD_RES.NO_OBJ) throw e;
-      // a holder lacks its strip (the ring moved and recovery has not brought it
-      // yet): rewrite the whole object on the current holders from what can be read
-      this.s.log.info('ec', `${io.oid.toString(16)}: a holder lacks its strip; rewriting the object`);
-      const nStripes = g.stripFileSize / g.code.stripSize;
-      const whole = await this.readStripes(io.oid, g, 0, nStripes);
-      stripes.copy(whole, base);
-      await this.sendStrips(io.oid, g, SD_OP.CREATE_AND_WRITE_PEER, 0, encodeStripes(whole, g.code), io.deadline);
-    }
+    // a holder that lacks its strip (its recovery of the object failed, or
+    // has not run) makes the send retry: recovery retries it, a peer request
+    // for it first. Never rewrite the object from here: another gateway's
+    // write to it may land in between, and the rewrite would undo it on some
+    // holders (an acknowledged block torn)
+    await this.sendStrips(io.oid, g, op, first * g.code.stripSize, strips, io.deadline);
   }
 
   /**
@@ -303,7 +296,14 @@ export class EcIo implements StripIo {
         if (holders.length < g.code.total && strips !== undefined) await this.dropUnheldStrips(oid, g, holders.length, until);
         return;
       }
-      throw failed.find((e) => RETRYABLE.has(resultOf(e))) ?? failed.find((e) => resultOf(e) === SD_RES.NO_OBJ) ?? failed[0];
+      const retry = failed.find((e) => RETRYABLE.has(resultOf(e)));
+      if (retry) throw retry;
+      const missing = failed.filter((e) => resultOf(e) === SD_RES.NO_OBJ).length;
+      // no holder has the object: it does not exist; some have it: the others' strips are to come
+      if (missing > 0 && missing < holders.length) {
+        throw new SdError(SD_RES.NETWORK_ERROR, `${missing} holders lack their strip of ${oid.toString(16)}`);
+      }
+      throw failed.find((e) => resultOf(e) !== SD_RES.NO_OBJ) ?? failed[0];
     }, deadline);
   }
 

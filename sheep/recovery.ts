@@ -179,7 +179,7 @@ export class Recovery {
     const r = this.run;
     if (!r || !this.s.store) return;
     const listing = r.phase === RECOVERY_PHASE.PREPARE && !this.hasLocal(oid);
-    if (!listing && !r.pending.has(oid)) return;
+    if (!listing && !r.pending.has(oid) && !r.failed.has(oid)) return;
     // a request held here for long (a cluster op's work part holds the cluster block meanwhile) shows in the log
     const t0 = Date.now();
     const timer = setInterval(() => {
@@ -187,7 +187,9 @@ export class Recovery {
     }, SLOW_ACCESS_LOG_MS);
     try {
       if (listing) await r.listReady;
-      if (r.pending.has(oid)) await this.recoverNow(r, oid);
+      // one whose recovery failed (too few strips reachable then) is tried again:
+      // a gateway retries its write until the strip is here
+      if (r.pending.has(oid) || r.failed.has(oid)) await this.recoverNow(r, oid);
     } finally {
       clearInterval(timer);
     }
@@ -367,6 +369,7 @@ export class Recovery {
     const running = this.inflight.get(oid);
     if (running) return running;
     const p = this.recoverObject(r, oid)
+      .then(() => { r.failed.delete(oid); })
       .catch((e) => {
         if (e instanceof Superseded) return;
         this.s.log.warn('recovery', `object ${oid.toString(16)}: ${(e as Error).message}`);

@@ -56,7 +56,7 @@ const sum = (f: (r: ScheduleResult) => number) => results.reduce((a, r) => a + f
 const bad = results.filter((r) => r.violations.length > 0);
 console.log(`soak: ${results.length} schedules in ${minutes} min, ${sum((r) => r.tries)} writes tried, `
   + `${sum((r) => r.acks)} acknowledged, ${sum((r) => r.faults)} faults injected mid-write (sheep killed, stopped, disks cut or failing), `
-  + `${sum((r) => r.violations.length)} violations (${sum((r) => r.torn)} blocks torn by their own failed write with 3 of 6 4:2 sheep down, accepted)`);
+  + `${sum((r) => r.violations.length)} violations (${sum((r) => r.torn)} blocks torn by their own failed 4:2 write, accepted: the write hole)`);
 const kinds = new Map<string, number>();
 for (const r of results) kinds.set(r.name, (kinds.get(r.name) ?? 0) + 1);
 console.log(`soak: schedules run: ${[...kinds].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
