@@ -28,6 +28,10 @@ const POOLED_PAYLOAD_MIN_BYTES = 1024 * 1024;
 const POOLED_PAYLOAD_MAX_BYTES = 64 * 1024 * 1024;
 /** Bytes of idle pooled buffers kept per size (8 objects of 4 MiB: what one dog keeps in flight). */
 const POOL_IDLE_BYTES = 32 * 1024 * 1024;
+/** A payload length the pools serve: a power of two from the min to the max. */
+function poolableSize(len: number): boolean {
+  return len >= POOLED_PAYLOAD_MIN_BYTES && len <= POOLED_PAYLOAD_MAX_BYTES && (len & (len - 1)) === 0;
+}
 /** Requests one connection may have in flight before we stop reading from it. */
 const MAX_INFLIGHT_PER_CONN = 128;
 
@@ -266,7 +270,7 @@ export class Server {
   }
 
   private mayPool(req: SdHeader, len: number): boolean {
-    if (len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return false;
+    if (!poolableSize(len)) return false;
     const def = lookupOp(req.opcode);
     if (!def || def.kind === 'cluster' || !def.payloadFreeAfter || !versionOk(req)) return false;
     return def.payloadFreeAfter(this.s, req);
@@ -289,7 +293,7 @@ export class Server {
   /** A pooled buffer for the reply payload of an op that reads into one (DirectOpDef.replyInto). */
   private replyBuffer(req: SdHeader): Buffer | undefined {
     const len = req.dataLength;
-    if (req.isWrite || len < POOLED_PAYLOAD_MIN_BYTES || len > POOLED_PAYLOAD_MAX_BYTES || (len & (len - 1)) !== 0) return undefined;
+    if (req.isWrite || !poolableSize(len)) return undefined;
     const def = lookupOp(req.opcode);
     if (!def || def.kind === 'cluster' || def.replyInto !== true || !versionOk(req)) return undefined;
     return this.pool(len).take();
