@@ -23,12 +23,14 @@
  *          [--size 512M] [--runtime 5] [--dog-mib 1024] [--requests 2000] [--rounds 3]
  *          [--stages-only]  (only the breakdown of ours, no original)
  *          [--dog-only]  (only dog vdi write / read, no fio, latencies or breakdown)
+ *          [--latency-only]  (only the one-in-flight latencies, no fio, dog or breakdown)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FIO_JOBS, runFio } from '../lib/fio.js';
+import { cpuNs } from './cpu.js';
 import { LAT_JOBS, latency, latencyObject, median } from './one-in-flight.js';
 import { mountSheepfs, type Mount } from '../fuse/lib.js';
 import { DOG, freePorts, pidAlive, ROOT, run, TestCluster, waitFor } from '../lib/cluster.js';
@@ -44,6 +46,7 @@ const DOG_MIB = Number(arg('--dog-mib', '1024'));
 const REQUESTS = Number(arg('--requests', '2000'));
 const ROUNDS = Number(arg('--rounds', '3'));
 const DOG_ONLY = process.argv.includes('--dog-only');
+const LATENCY_ONLY = process.argv.includes('--latency-only');
 const IODEPTH = 16;
 const MiB = 1024 * 1024;
 /** the original's programs (SHEEPDOG_ORIGINAL_BIN overrides, e.g. when running from a copy of the tree) */
@@ -56,6 +59,8 @@ interface Side {
   port: number;
   dogPath: string;
   volume: string;
+  /** its three sheep, for the CPU they spend per request */
+  sheepPids(): number[];
   dog(args: readonly string[], input?: Buffer | string): ReturnType<typeof run>;
 }
 
@@ -88,6 +93,9 @@ async function origNodes(port: number): Promise<number> {
   return r && r.code === 0 ? r.out.trim().split('\n').filter(Boolean).length : -1;
 }
 
+/** The original's sheep processes (started with -f: the spawned process is the daemon). */
+const origSheepPids: number[] = [];
+
 async function startOriginal(work: string): Promise<number[]> {
   const ports = await freePorts(3);
   const shm = join(work, 'orig-shm');
@@ -96,7 +104,7 @@ async function startOriginal(work: string): Promise<number[]> {
     const dir = join(work, `orig${i}`);
     mkdirSync(dir, { recursive: true });
     // one after another: its local driver purges /tmp/sheepdog_locks at start
-    spawnGroup(join(ORIG_BIN, 'sheep'), ['-f', '-b', '127.0.0.1', '-p', String(ports[i]), '-z', String(i), '-n',
+    origSheepPids[i] = spawnGroup(join(ORIG_BIN, 'sheep'), ['-f', '-b', '127.0.0.1', '-p', String(ports[i]), '-z', String(i), '-n',
       '-c', `local:${shm}`, dir], { log: join(work, `orig${i}.out`) });
     await waitFor(`original sheep ${i}`, async () => (await origNodes(ports[0]!)) === i + 1, 30_000, 200);
   }
@@ -173,6 +181,7 @@ async function stageBreakdown(work: string): Promise<void> {
   try {
     const side: Side = {
       name: 'ours', port: cluster.port(0), dogPath: DOG, volume: '',
+      sheepPids: () => [...cluster.pids.values()],
       dog: (args, input) => cluster.dog(args, { input }),
     };
     const oid = await latencyObject(side);
@@ -206,7 +215,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'vs-original-'));
   try {
     if (!process.argv.includes('--stages-only')) await compare(work);
-    if (!DOG_ONLY) await stageBreakdown(work);
+    if (!DOG_ONLY && !LATENCY_ONLY) await stageBreakdown(work);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -239,13 +248,28 @@ async function fioAndLatency(
     fioRows.push({ name: job.name, unit: job.metric, ours: a, orig: b, lowerIsBetter: false });
   }
   printTable(`fio on the sheepfs volume (direct I/O, libaio, iodepth ${IODEPTH}, ${SIZE}, ${RUNTIME_S} s per job)`, fioRows);
+  await latencyTable(sides, oids);
+}
 
+/** The one-in-flight READ_OBJ / WRITE_OBJ latencies of both sides. */
+async function latencyTable(sides: [Side, Side], oids: Map<Side, bigint>): Promise<void> {
   const latRows: Row[] = [];
+  const cpuRows: Row[] = [];
   for (const job of LAT_JOBS) {
-    const [a, b] = await alternate(sides, (s) => latency(s.port, oids.get(s)!, job, REQUESTS));
+    const cpu = new Map<Side, number[]>(sides.map((s) => [s, []]));
+    const [a, b] = await alternate(sides, async (s) => {
+      const before = cpuNs(s.sheepPids());
+      const us = await latency(s.port, oids.get(s)!, job, REQUESTS);
+      // the loop also sends up to 200 warm-up requests
+      cpu.get(s)!.push((cpuNs(s.sheepPids()) - before) / 1000 / (REQUESTS + Math.min(200, REQUESTS)));
+      return us;
+    });
     latRows.push({ name: job.name, unit: 'µs', ours: a, orig: b, lowerIsBetter: true });
+    cpuRows.push({ name: job.name, unit: 'µs', ours: median(cpu.get(sides[0])!), orig: median(cpu.get(sides[1])!), lowerIsBetter: true });
   }
   printTable(`one request in flight to the gateway sheep (median of ${REQUESTS}, copies 3)`, latRows);
+  // CPU time is far less disturbed by other work on the machine than wall-clock time
+  printTable('CPU time of the three sheep per request (all threads, kernel included; /proc schedstat)', cpuRows);
 }
 
 async function compare(work: string): Promise<void> {
@@ -257,10 +281,12 @@ async function compare(work: string): Promise<void> {
     const origPorts = await startOriginal(work);
     const ours: Side = {
       name: 'ours', port: cluster.port(0), dogPath: DOG, volume: '',
+      sheepPids: () => [...cluster!.pids.values()],
       dog: (args, input) => cluster!.dog(args, { input }),
     };
     const theirs: Side = {
       name: 'original', port: origPorts[0]!, dogPath: ORIG_DOG, volume: '',
+      sheepPids: () => origSheepPids,
       dog: (args, input) => run(ORIG_DOG, [...args, '-a', '127.0.0.1', '-p', String(origPorts[0])], { input, timeoutMs: 300_000 }),
     };
     const sides: [Side, Side] = [ours, theirs];
@@ -274,6 +300,12 @@ async function compare(work: string): Promise<void> {
     console.log(`ours vs the original C Sheepdog 1.0.1 (-O2): 3 local sheep each, -n, copies 3; ${new Date().toISOString()}`);
     console.log(`machine: ${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? '?'}, ${readFileSync('/proc/cpuinfo', 'utf8').split('\nprocessor').length} cpus, load average at start ${load}`);
     console.log(`medians of ${ROUNDS} alternating rounds; ratio > 1 means ours is better`);
+    if (LATENCY_ONLY) {
+      const oids = new Map<Side, bigint>();
+      for (const s of sides) oids.set(s, await latencyObject(s));
+      await latencyTable(sides, oids);
+      return;
+    }
     if (!DOG_ONLY) await fioAndLatency(work, sides, (m) => { ourMount = m; }, (o) => { orig = o; });
 
     const input = join(work, 'input.bin');
