@@ -74,9 +74,9 @@ export class LocalBackend implements LogBackend {
     await this.writeRegistration(id, { ...r, readSeq: seq });
   }
 
-  async readSeqs(): Promise<Map<string, number>> {
+  async readSeqs(only?: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const id of await fsp.readdir(this.memberDir)) {
+    for (const id of only ?? await fsp.readdir(this.memberDir)) {
       try {
         const r = JSON.parse(await fsp.readFile(join(this.memberDir, id), 'utf8')) as Registration;
         const at = r.readSeq ?? r.joinSeq;

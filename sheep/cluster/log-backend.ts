@@ -19,11 +19,13 @@ export interface LogBackend {
   /** Record in our registration that we have read every event below seq. */
   setReadSeq(id: string, seq: number): Promise<void>;
   /**
-   * How far each registration has read: the position it recorded, else its
-   * join event (it never reads below that). Registrations whose join number
-   * is not known yet are absent. The master trims no further than these.
+   * How far each registration (of those in `only`, when given) has read: the
+   * position it recorded, else its join event (it never reads below that).
+   * Registrations whose join number is not known yet are absent. The master
+   * trims no further than these; a block is granted once every other member
+   * has recorded a position past it.
    */
-  readSeqs(): Promise<Map<string, number>>;
+  readSeqs(only?: readonly string[]): Promise<Map<string, number>>;
   unregister(id: string): Promise<void>;
   append(data: Buffer): Promise<number>;
   read(seq: number): Promise<Buffer | undefined>;

@@ -87,9 +87,10 @@ export class MemoryLog {
     if (this.registry.has(id)) this.positions.set(id, seq);
   }
 
-  readSeqs(): Map<string, number> {
+  readSeqs(only?: readonly string[]): Map<string, number> {
     const out = new Map<string, number>();
     for (const [id, joinSeq] of this.registry) {
+      if (only && !only.includes(id)) continue;
       const at = this.positions.get(id) ?? joinSeq;
       if (at !== undefined) out.set(id, at);
     }
@@ -163,9 +164,9 @@ export class MemoryBackend implements LogBackend {
     this.mem.setReadSeq(id, seq);
   }
 
-  async readSeqs(): Promise<Map<string, number>> {
+  async readSeqs(only?: readonly string[]): Promise<Map<string, number>> {
     await this.mem.step();
-    return this.mem.readSeqs();
+    return this.mem.readSeqs(only);
   }
 
   async append(data: Buffer): Promise<number> {

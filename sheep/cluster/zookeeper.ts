@@ -203,19 +203,23 @@ export class ZookeeperBackend implements LogBackend {
     await this.zk.setData(this.regPath(id), this.registration(this.joinSeq, seq));
   }
 
-  async readSeqs(): Promise<Map<string, number>> {
+  async readSeqs(only?: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const id of await this.zk.getChildren(this.members)) {
-      const raw = await this.zk.getData(this.regPath(id));
-      if (!raw) continue; // gone meanwhile
+    const ids = only ?? await this.zk.getChildren(this.members);
+    // all at once: a block's holder reads these while the grant waits, and
+    // one round trip after another would add N of them to every grant
+    const raws = await Promise.all(ids.map((id) => this.zk.getData(this.regPath(id))));
+    ids.forEach((id, i) => {
+      const raw = raws[i];
+      if (!raw) return; // gone meanwhile
       try {
         const r = JSON.parse(raw.toString()) as Registration;
         const at = r.readSeq ?? r.joinSeq;
         if (at !== null && at !== undefined) out.set(id, at);
       } catch {
-        continue;
+        // not a registration we can read: left out, like one that is gone
       }
-    }
+    });
     return out;
   }
 

@@ -182,9 +182,12 @@ function contract(kind: BackendKind): void {
     const read = await x.readSeqs();
     assert.is(read.get('aaaa000000000001'), 250);
     assert.is(read.get('bbbb000000000002'), 9);
+    assert.equal([...(await y.readSeqs(['aaaa000000000001', 'cccc000000000003']))], [['aaaa000000000001', 250]],
+      'only the registrations asked for; one that is not there is left out');
     await x.unregister('aaaa000000000001');
     await waitFor('x gone', async () => !(await y.alive()).has('aaaa000000000001'), SEEN_MS, 20);
     assert.ok(!(await y.readSeqs()).has('aaaa000000000001'));
+    assert.equal([...(await y.readSeqs(['aaaa000000000001']))], [], 'an unregistered one asked for by name');
   });
 
   it('trim forgets events below a number; maxSeq stays', async () => {
