@@ -63,10 +63,18 @@ async function blockOnce(m: Member, note: string): Promise<void> {
   await m.driver.unblock(Buffer.from(note));
 }
 
-const whenGranted = (p: Promise<void>) => Promise.race([
-  p.then(() => 'granted'),
-  new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), GRANT_MS)),
-]);
+/** 'granted', or 'still waiting' after GRANT_MS (that timer cleared either way, so the file ends when its tests do). */
+async function whenGranted(p: Promise<void>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p.then(() => 'granted'),
+      new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still waiting'), GRANT_MS); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 for (const [what, settle] of [
   ['the grant comes after block() failed', async () => {}],
