@@ -82,6 +82,9 @@ export class NetnsHosts {
 
   /** The bridges (br0, and br1 for partitions) and every host's namespace with its port on br0. */
   build(): void {
+    // (again after a teardown, which drops it)
+    process.off('exit', this.onExit);
+    process.on('exit', this.onExit);
     const sw = this.bridgeNs;
     ip('netns', 'add', sw);
     this.created.push(sw);
