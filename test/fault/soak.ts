@@ -31,7 +31,7 @@ while (Date.now() < until) {
   const kind = KINDS[Math.floor(random() * KINDS.length)]!;
   const mode = (['all', 'random', 'torn'] as const)[Math.floor(random() * 3)]!;
   const seed = Math.floor(random() * 2 ** 31);
-  const setup = { copies, journal, ec: ec && kind === 'kill', sheepfs: sheepfs && (kind === 'kill' || kind === 'slow') };
+  const setup = { copies, journal, ec: ec && kind === 'kill', sheepfs: sheepfs && ['kill', 'slow', 'killall', 'powercut'].includes(kind) };
   const layout = setup.ec ? 'ec4:2' : `c${copies}`;
   const name = `${setup.sheepfs ? 'sheepfs-' : ''}${kind === 'kill' ? `kill${setup.ec ? 2 : copies - 1}` : kind === 'powercut' ? `powercut-${mode}` : kind}`
     + `${kind.startsWith('ec-') ? '' : `-${layout}`}${journal && !kind.startsWith('ec-') ? '-j' : ''}`;
