@@ -9,6 +9,8 @@
  * test in test/fault/history.test.ts (or here, as SEED) replays it.
  */
 import { scheduleSeed, seededRandom } from '../lib/history.js';
+import { netnsMissing } from '../lib/netns.js';
+import { partitioned } from '../lib/partition.js';
 import {
   describe, diskEio, ecPairs, ecThree, killAll, killCopiesMinusOne, objectCacheCut, powerCut, slowSheep, type ScheduleResult,
 } from '../lib/schedule.js';
@@ -18,8 +20,11 @@ const random = seededRandom(scheduleSeed('soak', process.argv[3] ? Number(proces
 const until = Date.now() + minutes * 60_000;
 const results: ScheduleResult[] = [];
 
-/** The schedules a soak draws from, each from the soak's random source. */
-const KINDS = ['kill', 'killall', 'powercut', 'ec-pairs', 'ec-three', 'slow', 'disk-eio', 'object-cache'] as const;
+/** The schedules a soak draws from, each from the soak's random source (a partition needs root for network namespaces). */
+const noNetns = netnsMissing();
+if (noNetns) console.log(`soak: no partition schedules: ${noNetns}`);
+const KINDS = ['kill', 'killall', 'powercut', 'ec-pairs', 'ec-three', 'slow', 'disk-eio', 'object-cache',
+  ...(noNetns ? [] : ['partition'] as const)] as const;
 /** Pairs killed in one ec-pairs schedule of a soak. */
 const SOAK_EC_PAIRS = 3;
 
@@ -34,7 +39,7 @@ while (Date.now() < until) {
   const setup = { copies, journal, ec: ec && kind === 'kill', sheepfs: sheepfs && ['kill', 'slow', 'killall', 'powercut'].includes(kind) };
   const layout = setup.ec ? 'ec4:2' : `c${copies}`;
   const name = `${setup.sheepfs ? 'sheepfs-' : ''}${kind === 'kill' ? `kill${setup.ec ? 2 : copies - 1}` : kind === 'powercut' ? `powercut-${mode}` : kind}`
-    + `${kind.startsWith('ec-') ? '' : `-${layout}`}${journal && !kind.startsWith('ec-') ? '-j' : ''}`;
+    + `${kind.startsWith('ec-') ? '' : `-${layout}`}${journal && !kind.startsWith('ec-') && kind !== 'partition' ? '-j' : ''}`;
   console.log(`${name}: seed ${seed}`);
   try {
     results.push(await (
@@ -45,7 +50,8 @@ while (Date.now() < until) {
               : kind === 'ec-three' ? ecThree(name, seed)
                 : kind === 'slow' ? slowSheep(name, setup, seed)
                   : kind === 'disk-eio' ? diskEio(name, setup, seed)
-                    : objectCacheCut(name, setup, mode, seed)));
+                    : kind === 'partition' ? partitioned(name, copies, seed)
+                      : objectCacheCut(name, setup, mode, seed)));
   } catch (e) {
     console.log(`${name} (seed ${seed}) did not finish: ${(e as Error).message}`);
     results.push({ name, seed, tries: 0, acks: 0, faults: 0, torn: 0, violations: [{ block: -1, where: 'harness', kind: 'unreadable', detail: (e as Error).message }] });
