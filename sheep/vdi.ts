@@ -154,7 +154,11 @@ export class VdiManager {
         try {
           h = await this.readHeader(v);
         } catch (e) {
-          if (e instanceof SdError && e.code === SD_RES.NO_OBJ) continue;
+          // a deleted VDI's inode may be gone; one in use that cannot be read is
+          // unavailable (all its holders lost or cut off), and the lookup says so
+          // as 1.0's does, rather than answer "no such VDI" (a create of the same
+          // name would then make a second one)
+          if (e instanceof SdError && e.code === SD_RES.NO_OBJ && !this.s.vdis.isInuse(v)) continue;
           throw e;
         }
         if (h.name !== name) continue;
