@@ -21,6 +21,8 @@ const FD_CACHE_MAX = 256;
  * read; -n chose memory speed, and the objects in use are the ones in memory.
  */
 export const SYNC_IO_MAX = 256 * 1024;
+/** Reads of an object whose descriptor was closed under them (replaced, removed) before giving up. */
+const READ_REOPEN_ATTEMPTS = 3;
 /** How long a measured "used" figure stays good, to keep `dog node info` cheap. */
 const USED_CACHE_MS = 2000;
 
@@ -249,12 +251,23 @@ export class PlainStore implements ObjectStore {
 
   async read(ref: ObjectRef, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const name = objectName(ref.oid, ref.ec);
-    if (!this.live.has(name)) throw noObj();
-    if (this.direct(ref, offset, length)) {
-      const fh = await this.dfd(name);
-      return this.aligned!.read(fh, offset, length);
+    for (let attempt = 1; ; attempt++) {
+      if (!this.live.has(name)) throw noObj();
+      const direct = this.direct(ref, offset, length);
+      const fh = direct ? await this.dfd(name) : await this.fd(name);
+      try {
+        return direct ? await this.aligned!.read(fh, offset, length) : await this.readAt(fh, offset, length, into);
+      } catch (e) {
+        // the object was replaced or removed while this read waited for its
+        // descriptor, and dropFd closed it (readSync then throws a RangeError
+        // for fd -1, a FileHandle's read EBADF): read it again by name, which
+        // finds the new file or none. Neither a bug nor a failing disk.
+        if (fh.fd !== -1 || attempt >= READ_REOPEN_ATTEMPTS) throw e;
+      }
     }
-    const fh = await this.fd(name);
+  }
+
+  private async readAt(fh: fsp.FileHandle, offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const buf = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     if (this.o.nosync && length <= SYNC_IO_MAX) {
