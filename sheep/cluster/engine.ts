@@ -23,6 +23,14 @@ const TRIM_EVERY = 200;
 const APPLIED_POLL_MIN_MS = 10;
 const APPLIED_POLL_MAX_MS = 100;
 /**
+ * Tries at recording that we applied another's block, a pause growing by
+ * RECORD_APPLIED_PAUSE_MS between them: one failed write to a busy ZooKeeper
+ * must not end our event loop (and with it our membership); a backend that
+ * keeps failing does.
+ */
+const RECORD_APPLIED_ATTEMPTS = 5;
+const RECORD_APPLIED_PAUSE_MS = 200;
+/**
  * A dead member's leave is appended by the first living member only; the
  * member k places after it appends one too if the dead member is still
  * listed after k times this long (the first may be stuck or see otherwise).
@@ -281,6 +289,20 @@ export class LogClusterDriver implements ClusterDriver {
     this.reportedPos = Math.max(this.reportedPos, seq);
   }
 
+  /** recordPosition for a block's holder, who waits for it: retried a few times before it fails the loop. */
+  private async recordApplied(seq: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.recordPosition(seq);
+        return;
+      } catch (e) {
+        if (attempt >= RECORD_APPLIED_ATTEMPTS || this.stopped) throw e;
+        this.log.warn('cluster', `recording that we applied block ${seq - 1} (try ${attempt}): ${(e as Error).message}`);
+        await new Promise<void>((resolve) => { this.timers.setTimeout(resolve, RECORD_APPLIED_PAUSE_MS * attempt); });
+      }
+    }
+  }
+
   /**
    * Forget events every member has read: below the master's position less
    * TRIM_KEEP, and below the lowest position a member recorded. A member
@@ -328,7 +350,7 @@ export class LogClusterDriver implements ClusterDriver {
             // every event before the block is applied here (events apply in order):
             // its holder may now act on this member, e.g. create an object a
             // format applied late would wipe
-            await this.recordPosition(seq + 1);
+            await this.recordApplied(seq + 1);
           }
           this.maybeGrant();
         }

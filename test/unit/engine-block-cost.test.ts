@@ -121,4 +121,24 @@ test('a member that dies before applying the block holds it back only until its 
   }
 });
 
+test('a member whose record of an applied block fails once stays a member, and the block is granted', async () => {
+  const mem = new MemoryLog();
+  const ms = await formCluster(mem, 3);
+  const [holder, flaky] = ms as [Member, Member, Member];
+  let lost = false;
+  flaky.lost = () => { lost = true; };
+  const setReadSeq = flaky.backend.setReadSeq.bind(flaky.backend);
+  let failures = 1;
+  flaky.backend.setReadSeq = (id, seq) => (failures-- > 0 ? Promise.reject(new Error('connection loss')) : setReadSeq(id, seq));
+  try {
+    await holder.driver.block();
+    await holder.driver.unblock(Buffer.from('after'));
+    await waitFor('the unblock message everywhere', () => ms.every((m) => m.notes.at(-1) === 'after'), WAIT_MS, 5);
+    assert.not.ok(lost, 'the member kept its event loop');
+    assert.is(holder.members, 3);
+  } finally {
+    await stopAll(ms);
+  }
+});
+
 test.run();
