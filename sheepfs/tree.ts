@@ -410,17 +410,23 @@ export class Tree implements FileSystem {
    * not flushed yet (the current sheep when none); EIO when that fails, when
    * such a sheep's connection broke during the flush, or when cached writes
    * were lost since `watcher` last looked (reported once to each).
+   *
+   * The losses and the sheep still holding cached writes are checked even
+   * when the object cache is off now: it is turned off (by a sheep without
+   * one, or config/object_cache) while writes sent with the flag may have been
+   * acknowledged from a cache, or lost with it, and those fsyncs must not
+   * succeed without them.
    */
   private async cacheOp(op: number, vid: number, watcher: LossWatcher): Promise<void> {
-    if (!this.settings.objectCache) return;
     const losses = this.link.cached.lossCount(vid);
     if (losses > watcher.lossesSeen) {
       watcher.lossesSeen = losses;
       fail(E.EIO, 'cache flush: a sheep that held cached writes went away before they were flushed');
     }
+    const pending = this.link.cached.begin(vid);
+    if (pending.length === 0 && !this.settings.objectCache) return;
     const req = SdHeader.request(op);
     req.objOid = vidToVdiOid(vid);
-    const pending = this.link.cached.begin(vid);
     const targets: (FlushTarget | undefined)[] = pending.length > 0 ? pending : [undefined];
     const breaks = targets.map((t) => (t ? this.link.cached.breakCount(t.target) : 0));
     for (let i = 0; i < targets.length; i++) {

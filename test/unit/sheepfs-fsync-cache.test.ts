@@ -76,4 +76,40 @@ test('a loss is reported to the fsync of every file open at the time, once each'
   assert.is(await errnoOf(fsyncOf(tree, { lossesSeen: cached.lossCount(VID) })), 0, 'a file opened afterwards');
 });
 
+test('a loss is reported after the object cache was turned off by another fsync', async () => {
+  // fault/object-cache, traced: a file's write was acknowledged from sheep A's
+  // cache; A died and its fsync was held up; meanwhile the fsync of a file
+  // opened after the loss found a sheep without a cache (INVALID_PARMS) and
+  // turned the cache off, and the held-up fsync then returned success
+  const cached = new CachedWrites();
+  const tree = new Tree(noCacheLink(cached), {} as Catalogue, { pageCache: false, objectCache: true, log: () => {} });
+  const early = { lossesSeen: 0 };
+  cached.wrote(A, VID);
+  cached.broke(A);
+  assert.is(await errnoOf(fsyncOf(tree, { lossesSeen: cached.lossCount(VID) })), 0, 'a file opened after the loss');
+  assert.is(await errnoOf(fsyncOf(tree, early)), E.EIO, 'the file whose write was lost');
+});
+
+test('cached writes acknowledged after the cache was turned off are still flushed where they are', async () => {
+  const cached = new CachedWrites();
+  const flushedOn: string[] = [];
+  const link = {
+    cached,
+    request: async (h: SdHeader, _p?: Buffer, o: { to?: HostPort } = {}) => {
+      if (o.to) {
+        flushedOn.push(`${o.to.host}:${o.to.port}`);
+        return { hdr: SdHeader.responseTo(h, SD_RES.SUCCESS, 1), data: Buffer.alloc(0) };
+      }
+      return { hdr: SdHeader.responseTo(h, SD_RES.INVALID_PARMS, 1), data: Buffer.alloc(0) };
+    },
+  } as unknown as SheepLink;
+  const tree = new Tree(link, {} as Catalogue, { pageCache: false, objectCache: true, log: () => {} });
+  const seen = { lossesSeen: 0 };
+  assert.is(await errnoOf(fsyncOf(tree, seen)), 0, 'the current sheep has no cache: the flag is dropped');
+  cached.wrote(A, VID); // a write sent with the flag before that, answered from A's cache
+  assert.is(await errnoOf(fsyncOf(tree, seen)), 0);
+  assert.equal(flushedOn, ['127.0.0.1:7101'], 'flushed on A');
+  assert.equal(cached.begin(VID), [], 'and no longer pending');
+});
+
 test.run();
