@@ -33,7 +33,11 @@ export type BlockWriter = (block: number, data: Buffer, random: () => number) =>
 export function dogWriter(cluster: TestCluster, vdi: string, targets: () => number[]): BlockWriter {
   return async (block, data, random) => {
     let up = targets();
+    // every sheep down (killed, not back yet): wait, but not forever (a schedule
+    // that threw may never bring them back); nothing was sent, a clean failure
+    const until = Date.now() + DOG_WRITE_TIMEOUT_MS;
     while (up.length === 0) {
+      if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 50));
       up = targets();
     }
@@ -65,6 +69,19 @@ export function sheepfsWriter(volume: string): BlockWriter {
   };
 }
 
+/** The writers of each history that were not stopped yet. */
+const running = new WeakMap<History, Set<Writers>>();
+
+/**
+ * Stop every writer of `history` not stopped yet and wait for their attempts
+ * in flight: a schedule that throws stops its writers too, or they would go on
+ * writing into the next schedule's time (and keep the process alive).
+ * No new attempt starts once this is called.
+ */
+export async function stopWriters(history: History): Promise<void> {
+  await Promise.all([...(running.get(history) ?? [])].map((w) => w.stop()));
+}
+
 /** `count` writers, each writing one random writable block at a time with `write`. */
 export function startWriters(history: History, random: () => number, count: number, write: BlockWriter): Writers {
   let stopping = false;
@@ -87,14 +104,22 @@ export function startWriters(history: History, random: () => number, count: numb
       }
     }
   };
-  const running = Array.from({ length: count }, loop);
-  return {
+  const loops = Array.from({ length: count }, loop);
+  const writers: Writers = {
     async stop() {
       stopping = true;
-      await Promise.all(running);
+      try {
+        await Promise.all(loops);
+      } finally {
+        running.get(history)?.delete(writers);
+      }
     },
     unknown: () => unknown,
   };
+  let mine = running.get(history);
+  if (!mine) running.set(history, mine = new Set());
+  mine.add(writers);
+  return writers;
 }
 
 /** Read the whole VDI through each sheep given and check every block; the violations found. */
@@ -192,6 +217,7 @@ async function withCluster(
   const scratch = s.powerCut || s.faultyDisk || s.objectCache ? mkdtempSync(join(tmpdir(), 'sheepdog-powercut-')) : undefined;
   let c: TestCluster | undefined;
   let fs: Mount | undefined;
+  let h: History | undefined;
   try {
     let cacheDir = '';
     c = await TestCluster.start({
@@ -217,21 +243,26 @@ async function withCluster(
     // whole; a VDI has one writer, QEMU, that never does that)
     const ec = s.ec ? ['-c', '4:2'] : [];
     assert.is((await c.dog(['vdi', 'create', '-P', '-z', '20', ...ec, 'h', String(VDI_SIZE)])).code, 0);
-    const h = new History(VDI_SIZE / 4096);
+    const hist = new History(VDI_SIZE / 4096);
+    h = hist;
     const all = [...Array(nodes).keys()];
     if (s.sheepfs) fs = await mountSheepfs(`${c.dir(0)}-mnt`, c.port(0), s.objectCache ? ['--objectcache'] : []);
     const volume = fs && join(fs.mnt, 'vdi', 'h', 'volume');
     const writer = (targets: () => number[]) => (volume ? sheepfsWriter(volume) : dogWriter(c!, 'h', targets));
-    const faults = await body(c, h, random, all, disks, writer);
+    const faults = await body(c, hist, random, all, disks, writer);
     await settle(c, all);
-    const v = await verifyThrough(c, 'h', h, all);
-    console.log(`${name}: ${h.summary()}; ${faults.what}; ${v.length} violations${v.length ? `\n${describe(v)}` : ''}`);
-    if (v.length > 0) console.log(`${name}: the history of the first violated blocks (# lines are the faults):\n${historyOf(h, v)}`);
-    return { name, seed, tries: h.tries, acks: h.acks, faults: faults.faults, violations: v, torn: h.tornByFailure.size };
+    const v = await verifyThrough(c, 'h', hist, all);
+    console.log(`${name}: ${hist.summary()}; ${faults.what}; ${v.length} violations${v.length ? `\n${describe(v)}` : ''}`);
+    if (v.length > 0) console.log(`${name}: the history of the first violated blocks (# lines are the faults):\n${historyOf(hist, v)}`);
+    return { name, seed, tries: hist.tries, acks: hist.acks, faults: faults.faults, violations: v, torn: hist.tornByFailure.size };
   } finally {
+    // writers left running by a schedule that threw start nothing more; their
+    // attempts in flight end once sheepfs and the sheep are gone
+    const writersStopped = h ? stopWriters(h) : Promise.resolve();
     // sheepfs goes first, then the sheep, then their mounts, then the directories
     await fs?.cleanup();
     if (c) await Promise.all([...c.pids.keys()].map((i) => c!.kill9(i)));
+    await writersStopped;
     for (const d of disks) await d.cleanup();
     await c?.cleanup();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
