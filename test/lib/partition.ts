@@ -24,7 +24,7 @@ import * as assert from 'uvu/assert';
 import { waitFor } from './cluster.js';
 import { BLOCK, History, scheduleSeed, seededRandom, type Violation } from './history.js';
 import { NetnsHosts, NetnsSheep } from './netns.js';
-import { describe, startWriters, type BlockWriter, type ScheduleResult, type Writers } from './schedule.js';
+import { describe, startWriters, stopWriters, type BlockWriter, type ScheduleResult, type Writers } from './schedule.js';
 import { ZooKeeper } from './zookeeper.js';
 
 const HOSTS = 4;
@@ -43,6 +43,8 @@ const net = new NetnsHosts(HOSTS, '10.213.78', 'pt');
 let zk: ZooKeeper | undefined;
 let sheep: NetnsSheep | undefined;
 let root = '';
+/** the running schedule's history (its writers are stopped at cleanup if a step threw) */
+let history: History | undefined;
 process.on('exit', () => { sheep?.killAllSync(); net.teardown(); });
 
 /** Writes through dog on one of the hosts `targets()` names, inside its namespace. */
@@ -112,7 +114,12 @@ export async function partitioned(name: string, copies: number, seed = scheduleS
     return { name, seed, ...await partitionedIn(name, copies, random) };
   } finally {
     // the next test builds its own hosts, ensemble and sheep
+    // writers a failed step left running start nothing more; their attempts
+    // in flight end once the sheep are gone (schedule.ts's withCluster does the same)
+    const writersStopped = history ? stopWriters(history) : Promise.resolve();
+    history = undefined;
     await sheep?.killAll();
+    await writersStopped;
     sheep = undefined;
     await zk?.cleanup();
     zk = undefined;
@@ -140,13 +147,9 @@ async function partitionedIn(name: string, copies: number, random: () => number)
 
   const h = new History(VDI_SIZE / BLOCK);
   const minorityTries = new Map<string, number>();
+  history = h;
   const w = startWriters(h, random, 4, sided(s, h, minorityTries));
-  try {
-    return await partitionAndHeal(name, copies, s, h, minorityTries, w);
-  } finally {
-    // a step that failed must not leave the writers running on (stop is idempotent)
-    await w.stop();
-  }
+  return partitionAndHeal(name, copies, s, h, minorityTries, w);
 }
 
 async function partitionAndHeal(
